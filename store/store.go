@@ -1,0 +1,251 @@
+// Package store keeps Switchboard's data in SQL: SQLite by default (pure Go,
+// WAL, one writer with group commit) and PostgreSQL for a cluster. The SQL is
+// written once; dialect.go holds the few words that differ.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	sb "github.com/switchboard/switchboard"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Config says where the data lives.
+type Config struct {
+	// URL is a postgres:// URL; empty means SQLite in Dir.
+	URL string
+	// Dir is the SQLite data folder (created if missing).
+	Dir string
+	// Clock tells the time; defaults to the system clock.
+	Clock sb.Clock
+	// Logger; defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is the store. Reads go to a pool; writes go through Write.
+type DB struct {
+	d      dialect
+	read   *sql.DB // readers (SQLite: a read-only pool; PostgreSQL: the one pool)
+	write  *sql.DB // SQLite: one writer connection; PostgreSQL: same as read
+	clock  sb.Clock
+	log    *slog.Logger
+	path   string
+	jobs   chan *writeJob
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+
+	hookMu sync.RWMutex
+	hooks  []func([]sb.Event)
+}
+
+// Open opens (creating if needed) the database and applies migrations.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	db := &DB{clock: cfg.Clock, log: cfg.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	if db.clock == nil {
+		db.clock = sb.SystemClock{}
+	}
+	if db.log == nil {
+		db.log = slog.Default()
+	}
+	var err error
+	if strings.HasPrefix(cfg.URL, "postgres://") || strings.HasPrefix(cfg.URL, "postgresql://") {
+		db.d = postgres
+		if db.read, err = sql.Open("pgx", cfg.URL); err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.read.SetMaxOpenConns(max(8, 4*runtime.GOMAXPROCS(0)))
+		db.read.SetMaxIdleConns(max(8, 4*runtime.GOMAXPROCS(0)))
+		db.write = db.read
+		close(db.done)
+	} else if cfg.URL != "" {
+		return nil, sb.Errorf(sb.EINVALID, "Database URL must start with postgres://; leave it empty for the embedded SQLite.")
+	} else {
+		db.d = sqlite
+		if cfg.Dir == "" {
+			cfg.Dir = "switchboard-data"
+		}
+		if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+		db.path = filepath.Join(cfg.Dir, "switchboard.db")
+		const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		if db.write, err = sql.Open("sqlite", "file:"+db.path+"?"+pragmas); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		db.write.SetMaxOpenConns(1)
+		db.write.SetMaxIdleConns(1)
+		db.write.SetConnMaxLifetime(0)
+		db.write.SetConnMaxIdleTime(0)
+		if db.read, err = sql.Open("sqlite", "file:"+db.path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"); err != nil {
+			return nil, fmt.Errorf("open sqlite readers: %w", err)
+		}
+		n := max(4, 2*runtime.GOMAXPROCS(0))
+		db.read.SetMaxOpenConns(n)
+		db.read.SetMaxIdleConns(n)
+	}
+	if err := db.write.PingContext(ctx); err != nil {
+		db.closeConns()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
+	if db.d == sqlite {
+		db.jobs = make(chan *writeJob, 1024)
+		go db.writer()
+	}
+	return db, nil
+}
+
+// Close stops the writer and closes the connections.
+func (db *DB) Close() error {
+	var err error
+	db.closed.Do(func() {
+		close(db.stop)
+		<-db.done
+		err = db.closeConns()
+	})
+	return err
+}
+
+func (db *DB) closeConns() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil && db.write != db.read {
+		errs = append(errs, db.write.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Dialect names the backend: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name }
+
+// Now returns the store's clock time.
+func (db *DB) Now() sb.Clock { return db.clock }
+
+// OnCommit registers f to be called after every commit with the events it
+// committed, in position order. f must be quick: it runs on the write path.
+func (db *DB) OnCommit(f func([]sb.Event)) {
+	db.hookMu.Lock()
+	defer db.hookMu.Unlock()
+	db.hooks = append(db.hooks, f)
+}
+
+func (db *DB) runHooks(events []sb.Event) {
+	if len(events) == 0 {
+		return
+	}
+	db.hookMu.RLock()
+	defer db.hookMu.RUnlock()
+	for _, f := range db.hooks {
+		f(events)
+	}
+}
+
+// Ping checks that the database answers (for /readyz).
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+// migrate applies the embedded migrations that have not run yet, each in its
+// own transaction. A lock keeps two nodes from migrating at once.
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if db.d == postgres {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(727001)`); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(727001)`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var version int
+		base := filepath.Base(name)
+		if _, err := fmt.Sscanf(base, "%d_", &version); err != nil {
+			return fmt.Errorf("migrate: bad file name %q", base)
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		text, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		for _, stmt := range splitStatements(db.d.rewrite(string(text))) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migrate %s: %w\n%s", base, err, stmt)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, base); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s: %w", base, err)
+		}
+		db.log.Info("applied migration", "name", base)
+	}
+	return nil
+}
+
+// splitStatements splits a migration on semicolons at line ends, dropping
+// comments. Migrations keep one statement per semicolon-terminated block.
+func splitStatements(text string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		trim := strings.TrimSpace(line)
+		if strings.HasPrefix(trim, "--") || trim == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trim, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
