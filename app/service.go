@@ -1,0 +1,52 @@
+// Package app holds Switchboard's operations as the API offers them: each
+// method takes the calling Principal, authorises it with the domain's rules,
+// validates input and runs one store transaction. REST handlers and the
+// WebSocket both call these methods, so both paths check exactly the same.
+package app
+
+import (
+	"log/slog"
+
+	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/store"
+)
+
+// Ephemeral delivers an event that is not stored (typing indicators).
+type Ephemeral interface {
+	Ephemeral(e sb.Event)
+}
+
+// Config holds the service's settings, with defaults applied by New.
+type Config struct {
+	// MaxUploadBytes is the attachment size limit (default 25 MB).
+	MaxUploadBytes int64
+}
+
+// Service is the application layer over the store.
+type Service struct {
+	db    *store.DB
+	live  Ephemeral
+	clock sb.Clock
+	log   *slog.Logger
+	cfg   Config
+}
+
+// New returns a service. live may be nil (no typing indicators).
+func New(db *store.DB, live Ephemeral, clock sb.Clock, log *slog.Logger, cfg Config) *Service {
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = 25 << 20
+	}
+	if clock == nil {
+		clock = sb.SystemClock{}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{db: db, live: live, clock: clock, log: log, cfg: cfg}
+}
+
+// DB returns the store, for reads that need no authorisation beyond what the caller did.
+func (s *Service) DB() *store.DB { return s.db }
+
+// Config returns the service's settings.
+func (s *Service) Config() Config { return s.cfg }
