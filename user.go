@@ -70,13 +70,15 @@ type User struct {
 	Role     Role   `json:"role"`
 	RoleName string `json:"role_name,omitempty"` // display name of an agent-level role, e.g. "account manager"
 	// Operator is true for users who take chats, whatever their role (U1).
-	Operator  bool      `json:"operator"`
-	ChatLimit int       `json:"chat_limit"`
-	Presence  Presence  `json:"presence"`
-	Disabled  bool      `json:"disabled"`
-	InboxIDs  []int64   `json:"inbox_ids"`
-	DeptIDs   []int64   `json:"department_ids"`
-	CreatedAt time.Time `json:"created_at"`
+	Operator  bool `json:"operator"`
+	ChatLimit int  `json:"chat_limit"`
+	// ActiveChats is how many live chats the user holds now (maintained by the store).
+	ActiveChats int       `json:"active_chats"`
+	Presence    Presence  `json:"presence"`
+	Disabled    bool      `json:"disabled"`
+	InboxIDs    []int64   `json:"inbox_ids"`
+	DeptIDs     []int64   `json:"department_ids"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // NormalizeEmail lower-cases and trims an e-mail address.

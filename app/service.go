@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/attachment"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -20,6 +21,8 @@ type Ephemeral interface {
 type Config struct {
 	// MaxUploadBytes is the attachment size limit (default 25 MB).
 	MaxUploadBytes int64
+	// Files keeps uploaded attachments; uploads are refused without it.
+	Files *attachment.Store
 }
 
 // Service is the application layer over the store.

@@ -12,8 +12,7 @@ import (
 	"github.com/switchboard/switchboard"
 )
 
-// HeadSize is how many leading bytes of a file Check needs to see; tar's
-// magic sits at offset 257, so 512 covers every type.
+// HeadSize is how many leading bytes of a file Check needs (tar's magic sits at offset 257).
 const HeadSize = 512
 
 // MaxNameLen is the longest file name accepted, in bytes.
@@ -106,10 +105,7 @@ func typeOf(ext string) (fileType, bool) {
 	return fileType{}, false
 }
 
-// Check cleans fileName (see CleanName), checks that its extension is
-// allowed and that head, the first HeadSize bytes of the file (or all of it
-// if shorter), is consistent with that extension. It returns the content
-// type the file is to be served as.
+// Check returns the content type of a file whose name is allowed and whose first HeadSize bytes, head, match its extension.
 func Check(fileName string, head []byte) (contentType string, err error) {
 	name, err := CleanName(fileName)
 	if err != nil {
@@ -129,10 +125,10 @@ func Check(fileName string, head []byte) (contentType string, err error) {
 	return ft.contentType, nil
 }
 
-// Ext returns the lower-case extension of name after its last dot, without
-// the dot; "" when there is none or when it is not plain ASCII, so that
-// Unicode case folding cannot turn a foreign extension into an allowed one.
+// Ext returns the lower-case ASCII extension after the last dot of name, or "" if there is none.
 func Ext(name string) string {
+	// A non-ASCII extension counts as none: Unicode case folding would turn
+	// "m\u212Av" (Kelvin sign) into an allowed "mkv".
 	i := strings.LastIndexByte(name, '.')
 	if i < 0 {
 		return ""
@@ -155,11 +151,10 @@ func notAllowed(ext string) error {
 	return switchboard.Errorf(switchboard.EUNSUPPORTED, "Files of type .%s are not allowed. Allowed types: %s.", ext, allowed)
 }
 
-// CleanName returns the name a file is stored and offered under: only the
-// last path element is kept, control and bidirectional-override characters
-// are removed and surrounding spaces trimmed. Names that are empty, contain
-// NUL, are not UTF-8 or are longer than MaxNameLen bytes are refused.
+// CleanName returns the base name of name without control characters, refusing empty, NUL, non-UTF-8 and over-long names.
 func CleanName(name string) (string, error) {
+	// Bidirectional overrides go with the control characters: they make
+	// "invoice\u202Egpj.exe" read as "invoiceexe.jpg".
 	if strings.IndexByte(name, 0) >= 0 {
 		return "", switchboard.Errorf(switchboard.EINVALID, "The file name contains a NUL byte.")
 	}

@@ -9,8 +9,7 @@ import (
 	"unicode"
 )
 
-// CacheControl is sent with every file: files never change under a key, but
-// access to them can, so only the user's own browser keeps them, briefly.
+// CacheControl is sent with every file: content never changes under a key, access to it can.
 const CacheControl = "private, max-age=3600"
 
 // Serve writes a stored file with headers that keep the browser from running it, honouring Range requests.

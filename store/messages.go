@@ -146,3 +146,9 @@ func (db *DB) Message(ctx context.Context, id int64) (*sb.Message, error) {
 	m, err := scanMessage(db.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 	return m, notFound(err, "Message")
 }
+
+// MessageByClientID returns the message a client id named in a conversation.
+func (db *DB) MessageByClientID(ctx context.Context, conversationID int64, clientID string) (*sb.Message, error) {
+	m, err := scanMessage(db.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE conversation_id = $1 AND client_id = $2`, conversationID, clientID))
+	return m, notFound(err, "Message")
+}

@@ -8,12 +8,12 @@ import (
 	sb "github.com/switchboard/switchboard"
 )
 
-const userColumns = `id, email, name, role, role_name, operator, chat_limit, presence, disabled, created_at`
+const userColumns = `id, email, name, role, role_name, operator, chat_limit, active_chats, presence, disabled, created_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*sb.User, error) {
 	var u sb.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.RoleName, &u.Operator, &u.ChatLimit, &u.Presence, &u.Disabled, &created); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.RoleName, &u.Operator, &u.ChatLimit, &u.ActiveChats, &u.Presence, &u.Disabled, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)
