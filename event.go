@@ -31,6 +31,7 @@ const (
 	EventTyping       = "typing"       // ephemeral: someone is typing; Data is {conversation_id, sender, name}
 	EventHistory      = "history"      // a history entry was recorded; Data is the HistoryEntry
 	EventOffer        = "offer"        // routing: an offer to one agent
+	EventNote         = "note"         // a team note was saved (C8); Data is the Note
 )
 
 // Event is something that happened, as realtime clients see it. Every

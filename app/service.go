@@ -6,6 +6,7 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	sb "github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/attachment"
@@ -23,6 +24,12 @@ type Config struct {
 	MaxUploadBytes int64
 	// Files keeps uploaded attachments; uploads are refused without it.
 	Files *attachment.Store
+	// SessionIdle ends a browser session unused for this long (default 12 h).
+	SessionIdle time.Duration
+	// SessionAbsolute ends every browser session this long after login (default 7 days).
+	SessionAbsolute time.Duration
+	// LoginLimits bound login attempts per account and per client address (see auth.go).
+	LoginLimits LoginLimits
 }
 
 // Service is the application layer over the store.
@@ -32,6 +39,7 @@ type Service struct {
 	clock sb.Clock
 	log   *slog.Logger
 	cfg   Config
+	auth  *authState // sessions, login limits and the user-change hook (auth.go)
 }
 
 // New returns a service. live may be nil (no typing indicators).
@@ -45,7 +53,8 @@ func New(db *store.DB, live Ephemeral, clock sb.Clock, log *slog.Logger, cfg Con
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, live: live, clock: clock, log: log, cfg: cfg}
+	cfg.applyAuthDefaults()
+	return &Service{db: db, live: live, clock: clock, log: log, cfg: cfg, auth: newAuthState(cfg, clock)}
 }
 
 // DB returns the store, for reads that need no authorisation beyond what the caller did.

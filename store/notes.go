@@ -26,7 +26,7 @@ func (tx *Tx) CreateNote(c *sb.Conversation, n *sb.Note) error {
 	if err != nil {
 		return fmt.Errorf("insert note: %w", err)
 	}
-	e := sb.NewEvent(eventNote, sb.AudienceStaff, n)
+	e := sb.NewEvent(sb.EventNote, sb.AudienceStaff, n)
 	e.InboxID, e.ConversationID = c.InboxID, c.ID
 	tx.Emit(e)
 	return nil

@@ -123,6 +123,7 @@
   const ICONS = {
     chat: 'M6 4h12a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-8l-5 4v-4H6a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
     close: 'M6 6l12 12M18 6L6 18',
+    down: 'M6 9l6 6 6-6',
     clip: 'M20.5 11.5l-8.2 8.2a5 5 0 0 1-7.1-7.1l8.5-8.5a3.4 3.4 0 0 1 4.8 4.8l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8',
     send: 'M4 12l16-8-6 16-2.5-6.5z',
   };
@@ -160,12 +161,12 @@
 @media (prefers-color-scheme:dark){.sb{--bg:#1b1e25;--fg:#e8eaef;--muted:#a6aebb;--line:#373d49;--them:#2a2f3a;--err:#ff8a80;--focus:#8ab4ff}}
 .sb *,.sb *::before,.sb *::after{box-sizing:border-box}
 .sb [hidden]{display:none!important}
-.sb button{font:inherit;color:inherit;cursor:pointer}
+:where(.sb) button{font:inherit;color:inherit;cursor:pointer}
 .sb :focus{outline:none}.sb :focus-visible{outline:2px solid var(--focus);outline-offset:2px}
 .ic{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round}
 .ic-chat,.ic-send{fill:currentColor;stroke:none}
 .launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:56px;height:56px;border-radius:50%;border:0;padding:0;display:flex;align-items:center;justify-content:center;background:var(--accent);color:var(--on-accent);box-shadow:0 4px 14px rgba(0,0,0,.25)}
-.launcher .ic{width:28px;height:28px}
+.launcher .ic{width:28px;height:28px}.open .launcher .ic-chat,.sb:not(.open) .launcher .ic-down{display:none}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#c62828;color:#fff;border:2px solid #fff;font-size:12px;font-weight:700;line-height:18px;text-align:center}
 .panel{position:fixed;right:20px;bottom:88px;z-index:2147483001;width:370px;height:min(640px,calc(100vh - 108px));display:flex;flex-direction:column;background:var(--bg);color:var(--fg);border:1px solid var(--line);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);overflow:hidden}
 @media (prefers-reduced-motion:no-preference){.panel{animation:sb-in .16s ease-out}@keyframes sb-in{from{opacity:0;transform:translateY(8px)}}}
@@ -234,7 +235,7 @@
     u.wrap.style.setProperty('--accent', COLOR);
     u.wrap.style.setProperty('--on-accent', textOn(COLOR));
     u.badge = h('span', { class: 'badge', 'aria-hidden': 'true', hidden: true });
-    u.launcher = h('button', { type: 'button', class: 'launcher', 'aria-expanded': 'false', 'aria-controls': 'sb-panel', 'aria-label': 'Open chat', onclick: () => (S.isOpen ? close() : open(true)) }, icon('chat'), u.badge);
+    u.launcher = h('button', { type: 'button', class: 'launcher', 'aria-expanded': 'false', 'aria-controls': 'sb-panel', 'aria-label': 'Open chat', onclick: () => (S.isOpen ? close() : open(true)) }, icon('chat'), icon('down'), u.badge);
     u.title = h('h2', { class: 'title', id: 'sb-title', text: TITLE || 'Chat' });
     u.sub = h('p', { class: 'sub', hidden: true });
     u.closeBtn = h('button', { type: 'button', class: 'iconbtn', 'aria-label': 'Close chat', title: 'Close', onclick: () => close() }, icon('close'));
@@ -468,7 +469,8 @@
   // ---- messages ----
   function addMessage(m, live) {
     if (!m || !m.id || (m.thread && m.thread !== 'public')) return;
-    if (m.sender === 'agent' && m.author_id && m.author_name) S.names.set(m.author_id, m.author_name);
+    const learned = m.sender === 'agent' && m.author_id && m.author_name && S.names.get(m.author_id) !== m.author_name;
+    if (learned) S.names.set(m.author_id, m.author_name);
     if (m.attachment && m.attachment_id) S.files.set(m.attachment_id, m.attachment);
     const sec = sections.get(m.conversation_id);
     const p = m.client_id && pending.get(m.client_id);
@@ -492,8 +494,9 @@
       const seen = seenSeq(m.conversation_id);
       if (!S.isOpen && isLive(S.current) && m.seq > seen) { S.unread++; render(); }
     }
+    if (learned) render(); // "<agent> joined the chat"
     if (S.isOpen) markSeen();
-    scrollDown(near || (p && true));
+    scrollDown(near || !!p);
   }
 
   function renderMessage(m) {
@@ -582,7 +585,7 @@
     const final = err && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 408 && err.status !== 429;
     p.meta.append(h('span', { role: 'alert', text: 'Not sent' + (err && err.message ? ': ' + err.message : '.') }));
     if (!final) p.meta.append(h('button', { type: 'button', text: 'Retry', 'aria-label': 'Retry sending', onclick: () => { p.again = false; sendPending(p); } }));
-    p.meta.append(h('button', { type: 'button', text: 'Remove', 'aria-label': 'Remove unsent message', onclick: () => { settle(p); } }));
+    p.meta.append(h('button', { type: 'button', text: 'Remove', 'aria-label': 'Remove unsent message', onclick: () => { settle(p); ui.input.focus(); } }));
   }
   function settle(p) { clearTimeout(p.timer); pending.delete(p.cid); p.el.remove(); }
   function fail(p, err) { if (pending.get(p.cid) === p) { clearTimeout(p.timer); p.viaWs = false; setState(p, 'failed', err); } }
@@ -690,7 +693,11 @@
     ui.earlier.hidden = !older; setText(ui.earlier, 'Show earlier conversations (' + older + ')');
     sections.forEach((sec) => { // "Chat ended" marks at the end of ended conversations
       const conv = S.convs.get(sec.id);
-      if (conv && !isLive(conv) && !sec.endMark) sec.el.append(sec.endMark = h('div', { class: 'divider', text: 'Chat ended' + (conv.ended_at ? ' · ' + fmtDate(conv.ended_at) : '') }));
+      if (conv && !isLive(conv) && !sec.endMark) {
+        const near = nearBottom();
+        sec.el.append(sec.endMark = h('div', { class: 'divider', text: 'Chat ended' + (conv.ended_at ? ' · ' + fmtDate(conv.ended_at) : '') }));
+        scrollDown(near);
+      }
       else if (conv && isLive(conv) && sec.endMark) { sec.endMark.remove(); sec.endMark = null; }
     });
     ui.badge.hidden = S.isOpen || !S.unread;
