@@ -36,18 +36,20 @@ const MaxMessageLen = 10000
 // Message is one message of a conversation, in one of its threads. Seq is
 // dense per conversation and thread, assigned in the insert transaction.
 type Message struct {
-	ID             int64     `json:"id"`
-	ConversationID int64     `json:"conversation_id"`
-	Thread         Thread    `json:"thread"`
-	Seq            int64     `json:"seq"`
-	Sender         Sender    `json:"sender"`
-	AuthorID       *int64    `json:"author_id"` // the user, for agent messages, notes and comments
-	AuthorName     string    `json:"author_name"`
-	Body           string    `json:"body"`
-	ClientID       string    `json:"client_id,omitempty"`
-	AttachmentID   *int64    `json:"attachment_id"`
-	Mentions       []int64   `json:"mentions,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             int64  `json:"id"`
+	ConversationID int64  `json:"conversation_id"`
+	Thread         Thread `json:"thread"`
+	Seq            int64  `json:"seq"`
+	Sender         Sender `json:"sender"`
+	AuthorID       *int64 `json:"author_id"` // the user, for agent messages, notes and comments
+	AuthorName     string `json:"author_name"`
+	Body           string `json:"body"`
+	ClientID       string `json:"client_id,omitempty"`
+	AttachmentID   *int64 `json:"attachment_id"`
+	// Attachment describes the file of an attachment message.
+	Attachment *Attachment `json:"attachment,omitempty"`
+	Mentions   []int64     `json:"mentions,omitempty"`
+	CreatedAt  time.Time   `json:"created_at"`
 }
 
 // ValidateBody checks a message body.

@@ -196,7 +196,7 @@ func (s *Service) Upload(ctx context.Context, p *sb.Principal, convID int64, r i
 		if err := tx.CreateAttachment(&a); err != nil {
 			return err
 		}
-		m = sb.Message{Thread: sb.ThreadPublic, Sender: sender, AuthorID: author, AuthorName: p.Name, AttachmentID: &a.ID, ClientID: clientID, Body: ""}
+		m = sb.Message{Thread: sb.ThreadPublic, Sender: sender, AuthorID: author, AuthorName: p.Name, AttachmentID: &a.ID, Attachment: &a, ClientID: clientID, Body: ""}
 		created, err := tx.CreateMessage(c, &m)
 		if err != nil {
 			return err

@@ -9,7 +9,10 @@ import (
 	sb "github.com/switchboard/switchboard"
 )
 
-const messageColumns = `id, conversation_id, thread, seq, sender, author_id, author_name, body, client_id, attachment_id, mentions, created_at`
+// messageSelect reads messages with the name, type and size of their file.
+const messageSelect = `SELECT m.id, m.conversation_id, m.thread, m.seq, m.sender, m.author_id, m.author_name, m.body, m.client_id,
+	m.attachment_id, m.mentions, m.created_at, a.file_name, a.content_type, a.size
+	FROM messages m LEFT JOIN attachments a ON a.id = m.attachment_id`
 
 func scanMessage(row interface{ Scan(...any) error }) (*sb.Message, error) {
 	var m sb.Message
@@ -17,10 +20,16 @@ func scanMessage(row interface{ Scan(...any) error }) (*sb.Message, error) {
 	var clientID *string
 	var mentions string
 	var created int64
-	if err := row.Scan(&m.ID, &m.ConversationID, &m.Thread, &m.Seq, &m.Sender, &author, &m.AuthorName, &m.Body, &clientID, &att, &mentions, &created); err != nil {
+	var fileName, contentType *string
+	var size *int64
+	if err := row.Scan(&m.ID, &m.ConversationID, &m.Thread, &m.Seq, &m.Sender, &author, &m.AuthorName, &m.Body, &clientID, &att, &mentions, &created,
+		&fileName, &contentType, &size); err != nil {
 		return nil, err
 	}
 	m.AuthorID, m.AttachmentID = author.ptr(), att.ptr()
+	if m.AttachmentID != nil && fileName != nil && contentType != nil && size != nil {
+		m.Attachment = &sb.Attachment{ID: *m.AttachmentID, ConversationID: m.ConversationID, FileName: *fileName, ContentType: *contentType, Size: *size, UploadedBy: m.Sender}
+	}
 	if clientID != nil {
 		m.ClientID = *clientID
 	}
@@ -45,7 +54,7 @@ func (tx *Tx) CreateMessage(c *sb.Conversation, m *sb.Message) (created bool, er
 		return false, err
 	}
 	if m.ClientID != "" {
-		orig, err := scanMessage(tx.q.QueryRowContext(tx.ctx, `SELECT `+messageColumns+` FROM messages WHERE conversation_id = $1 AND client_id = $2`, c.ID, m.ClientID))
+		orig, err := scanMessage(tx.q.QueryRowContext(tx.ctx, messageSelect+` WHERE m.conversation_id = $1 AND m.client_id = $2`, c.ID, m.ClientID))
 		if err == nil {
 			*m = *orig
 			return false, nil
@@ -65,6 +74,9 @@ func (tx *Tx) CreateMessage(c *sb.Conversation, m *sb.Message) (created bool, er
 	if m.Thread == sb.ThreadPublic {
 		if m.Body == "" && m.AttachmentID != nil {
 			preview = "📎 Attachment"
+			if m.Attachment != nil {
+				preview = "📎 " + m.Attachment.FileName
+			}
 		}
 		preview = truncate(preview, 140)
 	}
@@ -124,8 +136,8 @@ func (db *DB) Messages(ctx context.Context, conversationID int64, thread sb.Thre
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE conversation_id = $1 AND thread = $2 AND seq > $3 ORDER BY seq LIMIT $4`, conversationID, string(thread), after, limit)
+	rows, err := db.read.QueryContext(ctx, messageSelect+`
+		WHERE m.conversation_id = $1 AND m.thread = $2 AND m.seq > $3 ORDER BY m.seq LIMIT $4`, conversationID, string(thread), after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +155,12 @@ func (db *DB) Messages(ctx context.Context, conversationID int64, thread sb.Thre
 
 // Message returns one message by id.
 func (db *DB) Message(ctx context.Context, id int64) (*sb.Message, error) {
-	m, err := scanMessage(db.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	m, err := scanMessage(db.read.QueryRowContext(ctx, messageSelect+` WHERE m.id = $1`, id))
 	return m, notFound(err, "Message")
 }
 
 // MessageByClientID returns the message a client id named in a conversation.
 func (db *DB) MessageByClientID(ctx context.Context, conversationID int64, clientID string) (*sb.Message, error) {
-	m, err := scanMessage(db.read.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE conversation_id = $1 AND client_id = $2`, conversationID, clientID))
+	m, err := scanMessage(db.read.QueryRowContext(ctx, messageSelect+` WHERE m.conversation_id = $1 AND m.client_id = $2`, conversationID, clientID))
 	return m, notFound(err, "Message")
 }
