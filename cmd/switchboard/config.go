@@ -1,0 +1,101 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the program can be told, from flags or SWITCHBOARD_* variables.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	NATSURL        string
+	AllowedOrigins []string
+	MaxUploadMB    int
+	SecureCookies  bool
+	Demo           bool
+	OwnerEmail     string
+	LogLevel       string
+	ShutdownGrace  time.Duration
+	EventRetention time.Duration
+
+	afterParse func()
+}
+
+// envName maps a flag name to its environment variable: --data-dir → SWITCHBOARD_DATA_DIR.
+func envName(flagName string) string {
+	return "SWITCHBOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// bindFlags declares the serve flags on fs; every flag's default comes from
+// its environment variable when that is set.
+func (c *Config) bindFlags(fs *flag.FlagSet) {
+	str := func(p *string, name, def, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	boolean := func(p *bool, name string, def bool, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			def, _ = strconv.ParseBool(v)
+		}
+		fs.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	integer := func(p *int, name string, def int, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				def = n
+			}
+		}
+		fs.IntVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	duration := func(p *time.Duration, name string, def time.Duration, usage string) {
+		if v, ok := os.LookupEnv(envName(name)); ok {
+			if d, err := time.ParseDuration(v); err == nil {
+				def = d
+			}
+		}
+		fs.DurationVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	str(&c.Addr, "addr", ":8080", "address to listen on")
+	str(&c.DataDir, "data", "switchboard-data", "data folder for the embedded database and files")
+	str(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://…); empty: embedded SQLite in --data")
+	str(&c.NATSURL, "nats-url", "", "NATS URL for a cluster (nats://…); empty: single node")
+	var origins string
+	str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open staff WebSockets")
+	integer(&c.MaxUploadMB, "max-upload-mb", 25, "attachment size limit in MB")
+	boolean(&c.SecureCookies, "secure-cookies", false, "mark session cookies Secure (set behind a TLS proxy)")
+	boolean(&c.Demo, "demo", false, "load a demo organisation and serve /demo")
+	str(&c.OwnerEmail, "owner-email", "owner@switchboard.local", "e-mail of the owner account created on first start")
+	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	duration(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long requests may take to finish on shutdown")
+	duration(&c.EventRetention, "event-retention", 72*time.Hour, "how long realtime events are kept for clients to resume")
+	c.afterParse = func() {
+		c.AllowedOrigins = nil
+		for _, o := range strings.Split(origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+}
+
+// validate checks the parsed configuration.
+func (c *Config) validate() error {
+	if c.afterParse != nil {
+		c.afterParse()
+	}
+	if c.MaxUploadMB < 1 || c.MaxUploadMB > 2048 {
+		return fmt.Errorf("--max-upload-mb must be between 1 and 2048")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("--database-url must be a postgres:// URL")
+	}
+	return nil
+}
