@@ -70,7 +70,11 @@ type Notification struct {
 }
 
 // EventLog reads committed events in position order; the realtime hub uses it
-// to resume clients and to fill gaps.
+// to resume clients and to fill gaps. Its contract: positions are assigned and
+// committed in position order (the writer holds a lock from taking a number
+// until its commit), so once a position is visible every lower one is final —
+// present, or a permanent gap. EventBounds keeps reporting the highest
+// position ever assigned even when retention has emptied the log.
 type EventLog interface {
 	// EventsAfter returns up to limit events with Pos > after, in order.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error)

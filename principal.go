@@ -88,7 +88,7 @@ func (p *Principal) CanSeeEvent(e *Event) bool {
 	switch e.Audience {
 	case AudienceConversation:
 		if p.IsVisitor() {
-			return e.ContactID == p.ContactID
+			return p.ContactID != 0 && e.ContactID == p.ContactID
 		}
 		return p.CanSeeInbox(e.InboxID)
 	case AudienceStaff:
