@@ -19,6 +19,9 @@ import (
 	"github.com/switchboard/switchboard/realtime"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/web"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Main is the running program: end-to-end tests start it as the real thing.
@@ -86,7 +89,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
-	hubOpts := realtime.HubOptions{Logger: m.log}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := web.NewMetrics(reg)
+	hubOpts := realtime.HubOptions{Logger: m.log, Metrics: metrics}
 	if c.NATSURL != "" {
 		nb, err := realtime.NewNATSBus(c.NATSURL, "switchboard.events")
 		if err != nil {
@@ -101,10 +107,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.goRun(func() { m.pruneEvents(runCtx) })
 
 	m.svc = app.New(m.db, m.hub, m.Clock, m.log, app.Config{MaxUploadBytes: int64(c.MaxUploadMB) << 20, Files: files})
-	handler, err := m.buildHandler(demo)
-	if err != nil {
-		return err
-	}
+	// Role, inbox and password changes close the user's open WebSockets at once.
+	m.svc.SetUserChangeHook(m.hub.DisconnectUser)
+	handler := m.buildHandler(demo, metrics)
 	m.srv = web.NewHTTPServer(c.Addr, handler, m.log)
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return err
