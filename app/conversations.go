@@ -42,6 +42,24 @@ func txConversationFor(tx *store.Tx, p *sb.Principal, id int64) (*sb.Conversatio
 	return c, nil
 }
 
+// changeConversation runs change on a conversation p may see, read and
+// locked in one transaction, and returns the conversation as it ends up.
+func (s *Service) changeConversation(ctx context.Context, p *sb.Principal, id int64, change func(tx *store.Tx, c *sb.Conversation) error) (*sb.Conversation, error) {
+	var out *sb.Conversation
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		c, err := txConversationFor(tx, p, id)
+		if err != nil {
+			return err
+		}
+		out = c
+		return change(tx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StartConversation opens a widget visitor's conversation in an inbox, or
 // returns the one already live there (created == false). An optional first
 // message is stored with it.
@@ -158,12 +176,7 @@ func (s *Service) UpdateConversation(ctx context.Context, p *sb.Principal, id in
 	if !p.IsStaff() {
 		return nil, sb.NotFound("Conversation")
 	}
-	var out *sb.Conversation
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		c, err := txConversationFor(tx, p, id)
-		if err != nil {
-			return err
-		}
+	return s.changeConversation(ctx, p, id, func(tx *store.Tx, c *sb.Conversation) error {
 		ch := store.ConversationChange{Kind: "category", ActorID: &p.UserID}
 		switch {
 		case patch.ClearCategory:
@@ -173,16 +186,10 @@ func (s *Service) UpdateConversation(ctx context.Context, p *sb.Principal, id in
 			ch.CategoryID = &patch.CategoryID
 			ch.Data = map[string]any{"category_id": *patch.CategoryID}
 		default:
-			out = c
 			return nil
 		}
-		if err := tx.ChangeConversation(c, ch); err != nil {
-			return err
-		}
-		out = c
-		return nil
+		return tx.ChangeConversation(c, ch)
 	})
-	return out, err
 }
 
 // Take lets an operator take a live, unassigned chat of their inbox (C1).
@@ -191,29 +198,18 @@ func (s *Service) Take(ctx context.Context, p *sb.Principal, id int64) (*sb.Conv
 	if !p.IsStaff() {
 		return nil, sb.NotFound("Conversation")
 	}
-	var out *sb.Conversation
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		c, err := txConversationFor(tx, p, id)
-		if err != nil {
-			return err
-		}
+	return s.changeConversation(ctx, p, id, func(tx *store.Tx, c *sb.Conversation) error {
 		if !p.Operator {
 			return sb.Errorf(sb.EFORBIDDEN, "Only operators take chats.")
 		}
 		if c.Status != sb.StatusWaiting && c.Status != sb.StatusBot {
 			if c.AssigneeID != nil && *c.AssigneeID == p.UserID && c.Status == sb.StatusAssigned {
-				out = c
 				return nil
 			}
 			return sb.Errorf(sb.ECONFLICT, "The chat is %s and cannot be taken.", c.Status)
 		}
-		if err := tx.AssignTo(c, p.UserID, &p.UserID, true); err != nil {
-			return err
-		}
-		out = c
-		return nil
+		return tx.AssignTo(c, p.UserID, &p.UserID, true)
 	})
-	return out, err
 }
 
 // RequestHuman is the customer asking for a person: a bot chat starts waiting.
@@ -221,13 +217,7 @@ func (s *Service) RequestHuman(ctx context.Context, p *sb.Principal, id int64) (
 	if !p.IsVisitor() {
 		return nil, sb.NotFound("Conversation")
 	}
-	var out *sb.Conversation
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		c, err := txConversationFor(tx, p, id)
-		if err != nil {
-			return err
-		}
-		out = c
+	return s.changeConversation(ctx, p, id, func(tx *store.Tx, c *sb.Conversation) error {
 		if !c.Status.Live() {
 			return sb.Errorf(sb.ECONFLICT, "The conversation has ended.")
 		}
@@ -237,19 +227,12 @@ func (s *Service) RequestHuman(ctx context.Context, p *sb.Principal, id int64) (
 		waiting := sb.StatusWaiting
 		return tx.ChangeConversation(c, store.ConversationChange{Status: &waiting, Kind: "human_requested"})
 	})
-	return out, err
 }
 
 // EndConversation ends a chat (C6): the customer, the assigned agent, or a
 // supervisor of the inbox may end it.
 func (s *Service) EndConversation(ctx context.Context, p *sb.Principal, id int64) (*sb.Conversation, error) {
-	var out *sb.Conversation
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		c, err := txConversationFor(tx, p, id)
-		if err != nil {
-			return err
-		}
-		out = c
+	return s.changeConversation(ctx, p, id, func(tx *store.Tx, c *sb.Conversation) error {
 		if !c.Status.Live() {
 			return nil // ending twice is harmless
 		}
@@ -268,7 +251,6 @@ func (s *Service) EndConversation(ctx context.Context, p *sb.Principal, id int64
 		ended := sb.StatusEnded
 		return tx.ChangeConversation(c, store.ConversationChange{Status: &ended, EndedBy: by, Kind: "ended", ActorID: actor})
 	})
-	return out, err
 }
 
 // History returns a conversation's recorded state changes (staff only).
