@@ -64,6 +64,15 @@ type ServerOptions struct {
 	Clock switchboard.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Presence, when set, hears each staff connection open (after hello)
+	// and close, so presence can follow real connections (P1).
+	Presence Presence
+}
+
+// Presence is told when staff connections open and close.
+type Presence interface {
+	OnConnect(userID int64)
+	OnDisconnect(userID int64)
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -345,6 +354,10 @@ func (sess *session) serve(ctx context.Context, c conn, reqP *switchboard.Princi
 		return
 	}
 	sess.p = p
+	if pres := sess.srv.opts.Presence; pres != nil && p.IsStaff() {
+		pres.OnConnect(p.UserID)
+		defer pres.OnDisconnect(p.UserID)
+	}
 	sess.pingTimer = time.AfterFunc(sess.srv.opts.PingInterval, func() {
 		sess.pingDue.Store(true)
 		sess.kick()
