@@ -52,7 +52,7 @@ func (tx *Tx) AssignTo(c *sb.Conversation, userID int64, actorID *int64, enforce
 	if err != nil {
 		return err
 	}
-	if err := tx.leaveQueue(c.ID); err != nil {
+	if err := tx.leaveQueue(c.ID, true); err != nil {
 		return err
 	}
 	return tx.ensureIdleDeadline(c)

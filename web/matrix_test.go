@@ -96,7 +96,7 @@ func matrixRows() []matrixRow {
 		return func(w *world) string { return fmt.Sprintf("/app/c/%d%s", w.conversation().ID, suffix) }
 	}
 	text := func(body string) func(*world) any { return func(*world) any { return map[string]string{"body": body} } }
-	return []matrixRow{
+	return append(routingRows(), []matrixRow{
 		{method: "GET", pattern: "/healthz", want: everyone},
 		{method: "GET", pattern: "/readyz", want: everyone},
 		{method: "GET", pattern: "/metrics", want: everyone},
@@ -249,7 +249,7 @@ func matrixRows() []matrixRow {
 			path: func(w *world) string { return fmt.Sprintf("/api/v1/widget/attachments/%d", w.attachment()) }},
 		{method: "POST", pattern: "/api/v1/widget/conversations/{id}/human", path: widgetConv("/human"), mutates: true, want: ownVisitor},
 		{method: "POST", pattern: "/api/v1/widget/conversations/{id}/end", path: widgetConv("/end"), mutates: true, want: ownVisitor},
-	}
+	}...)
 }
 
 // fixture is an organisation: the inbox under test with its agent and

@@ -115,6 +115,20 @@ func (s *Server) routeTable() []route {
 		{"GET", v1 + "/contacts/{id}", staff, s.getContact},
 		{"GET", v1 + "/contacts/{id}/conversations", staff, s.contactConversations},
 
+		// Routing (routing.go): offers, transfers, supervisor assignment, tickets.
+		{"GET", v1 + "/me/offers", staff, s.listOffers},
+		{"GET", v1 + "/me/transfers", staff, s.listTransfers},
+		{"POST", v1 + "/offers/{id}/accept", staff, s.acceptOffer},
+		{"POST", v1 + "/offers/{id}/decline", staff, s.declineOffer},
+		{"POST", v1 + "/transfers/{id}/accept", staff, s.answerTransfer(true)},
+		{"POST", v1 + "/transfers/{id}/reject", staff, s.answerTransfer(false)},
+		{"POST", v1 + "/conversations/{id}/transfer", staff, s.requestTransfer},
+		{"POST", v1 + "/conversations/{id}/assign", staff, s.assignConversation},
+		{"GET", v1 + "/conversations/{id}/candidates", staff, s.candidates},
+		{"POST", v1 + "/conversations/{id}/ticket/assign", staff, s.assignTicket},
+		{"POST", v1 + "/conversations/{id}/ticket/close", staff, s.closeTicket},
+		{"POST", v1 + "/conversations/{id}/ticket/reopen", staff, s.reopenTicket},
+
 		// Catalogues.
 		{"GET", v1 + "/categories", staff, s.listCategories},
 		{"POST", v1 + "/categories", staff, s.createCategory},

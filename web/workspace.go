@@ -93,6 +93,7 @@ func mustWorkspaceUI() *workspaceUI {
 		"capped":    capped,
 		"dict":      dict,
 		"channel":   channelLabel,
+		"icon":      channelIcon,
 		"status":    statusLabel,
 		"hasID":     hasID,
 		"deref":     func(p *int64) int64 { return derefID(p) },

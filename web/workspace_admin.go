@@ -186,56 +186,64 @@ type boardView struct {
 	Online   int
 }
 
-// boardScan bounds how many live chats the board reads per inbox.
+// boardScan bounds how many live chats the board reads.
 const boardScan = 1000
 
 func (s *Server) buildBoard(ctx context.Context, v *viewer) (*boardView, error) {
 	b := &boardView{Now: v.Now}
 	oldest := map[int64]time.Duration{}
+	// One pass over the live chats of every visible inbox, newest first.
+	byInbox := map[int64]*boardInbox{}
+	waitSum := map[int64]time.Duration{}
 	for _, in := range v.Inboxes {
-		bi := boardInbox{Inbox: in}
-		id := in.ID
-		f := listQuery{Tab: "live", Inbox: id}.filter(v.P)
-		var waitSum time.Duration
-		scanned := 0
-		for scanned < boardScan {
-			f.Limit = maxListRows
-			page, err := s.svc.Conversations(ctx, v.P, f)
-			if err != nil {
-				return nil, err
+		byInbox[in.ID] = &boardInbox{Inbox: in}
+	}
+	f := listQuery{Tab: "live"}.filter(v.P)
+	scanned := 0
+	for scanned < boardScan {
+		f.Limit = maxListRows
+		page, err := s.conversations(ctx, v, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range page {
+			f.Before = c.ID
+			scanned++
+			bi := byInbox[c.InboxID]
+			if bi == nil {
+				continue
 			}
-			for _, c := range page {
-				f.Before = c.ID
-				scanned++
-				switch c.Status {
-				case sb.StatusWaiting:
-					bi.Waiting++
-					wait := v.Now.Sub(c.CreatedAt)
-					waitSum += wait
-					bi.LongestWait = max(bi.LongestWait, wait)
-				case sb.StatusAssigning:
-					bi.Offered++
-				case sb.StatusAssigned, sb.StatusTransferring:
-					bi.Active++
-					if c.AssigneeID != nil {
-						oldest[*c.AssigneeID] = max(oldest[*c.AssigneeID], v.Now.Sub(c.LastActivity))
-					}
+			switch c.Status {
+			case sb.StatusWaiting:
+				bi.Waiting++
+				wait := v.Now.Sub(c.CreatedAt)
+				waitSum[c.InboxID] += wait
+				bi.LongestWait = max(bi.LongestWait, wait)
+			case sb.StatusAssigning:
+				bi.Offered++
+			case sb.StatusAssigned, sb.StatusTransferring:
+				bi.Active++
+				if c.AssigneeID != nil {
+					oldest[*c.AssigneeID] = max(oldest[*c.AssigneeID], v.Now.Sub(c.LastActivity))
 				}
 			}
-			if len(page) < maxListRows {
-				break
-			}
 		}
+		if len(page) < maxListRows {
+			break
+		}
+	}
+	for _, in := range v.Inboxes {
+		bi := byInbox[in.ID]
 		bi.Capped = scanned >= boardScan
 		if bi.Waiting > 0 {
-			bi.AverageWait = waitSum / time.Duration(bi.Waiting)
+			bi.AverageWait = waitSum[in.ID] / time.Duration(bi.Waiting)
 		}
 		for _, u := range v.Users {
-			if u.Operator && !u.Disabled && u.Presence == sb.PresenceOnline && slices.Contains(u.InboxIDs, id) {
+			if u.Operator && !u.Disabled && u.Presence == sb.PresenceOnline && slices.Contains(u.InboxIDs, in.ID) {
 				bi.Agents++
 			}
 		}
-		b.Inboxes = append(b.Inboxes, bi)
+		b.Inboxes = append(b.Inboxes, *bi)
 	}
 	for _, u := range v.Agents() {
 		limit := u.ChatLimit
@@ -333,9 +341,11 @@ func (s *Server) agentPage(w http.ResponseWriter, r *http.Request, p *sb.Princip
 		if err != nil {
 			return viewRow{}, err
 		}
-		return viewRow{C: c, Name: displayName(ct), Agent: u.Name, Inbox: pv.V.InboxName(c.InboxID), Preview: c.LastPreview}, nil
+		row := pv.V.newRow(c, displayName(ct))
+		row.Plain = true
+		return row, nil
 	}
-	live, err := s.svc.Conversations(ctx, p, appFilter(&id, liveStatuses, maxListRows))
+	live, err := s.conversations(ctx, pv.V, appFilter(&id, liveStatuses, maxListRows))
 	if err != nil {
 		return err
 	}
@@ -350,7 +360,7 @@ func (s *Server) agentPage(w http.ResponseWriter, r *http.Request, p *sb.Princip
 		view.Active = append(view.Active, vr)
 	}
 	midnight := pv.V.Now.Truncate(24 * time.Hour)
-	ended, err := s.svc.Conversations(ctx, p, appFilter(&id, []sb.Status{sb.StatusEnded}, maxListRows))
+	ended, err := s.conversations(ctx, pv.V, appFilter(&id, []sb.Status{sb.StatusEnded}, maxListRows))
 	if err != nil {
 		return err
 	}

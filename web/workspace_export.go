@@ -88,7 +88,7 @@ func (s *Server) workspaceExport(w http.ResponseWriter, r *http.Request, p *sb.P
 		f := lq.filter(p)
 		for len(convs) < maxExportChats {
 			f.Limit = maxListRows
-			page, err := s.svc.Conversations(ctx, p, f)
+			page, err := s.conversations(ctx, v, f)
 			if err != nil {
 				return err
 			}

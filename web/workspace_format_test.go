@@ -25,7 +25,8 @@ func TestFormatBody(t *testing.T) {
 		{"javascript link stays text", "[x](javascript:alert(1))", "[x](javascript:alert(1))"},
 		{"data link stays text", "[x](data:text/html,hi)", "[x](data:text/html,hi)"},
 		{"script stays text", "<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"},
-		{"quote in a link cannot break out", `[x](https://e.com/"onmouseover="a)`, `[x](https://e.com/&#34;onmouseover=&#34;a)`},
+		{"quote in a link cannot break out", `[x](https://e.com/"onmouseover="a)`,
+			`[x](<a href="https://e.com/" target="_blank" rel="noopener noreferrer nofollow ugc">https://e.com/</a>&#34;onmouseover=&#34;a)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := string(formatBody(tc.in)); got != tc.want {

@@ -53,7 +53,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, p *sb.Pri
 		if view.Pane, err = s.buildPane(ctx, v, open); err != nil {
 			return err
 		}
-		if view.Info, err = s.buildInfo(ctx, v, view.Pane.C, view.Pane.Contact); err != nil {
+		if view.Info, err = s.buildInfo(ctx, v, view.Pane.C, view.Pane.Contact, view.Pane.journey); err != nil {
 			return err
 		}
 		view.Title = view.Pane.Name + " · Switchboard"
@@ -94,7 +94,7 @@ func (s *Server) workspacePane(w http.ResponseWriter, r *http.Request, p *sb.Pri
 	if err != nil {
 		return err
 	}
-	info, err := s.buildInfo(ctx, v, pane.C, pane.Contact)
+	info, err := s.buildInfo(ctx, v, pane.C, pane.Contact, pane.journey)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (s *Server) workspaceInfo(w http.ResponseWriter, r *http.Request, p *sb.Pri
 	if err != nil {
 		return err
 	}
-	info, err := s.buildInfo(ctx, v, c, ct)
+	info, err := s.buildInfo(ctx, v, c, ct, nil)
 	if err != nil {
 		return err
 	}
@@ -236,10 +236,14 @@ type counterChat struct {
 // on conversation events.
 func (s *Server) workspaceCounters(w http.ResponseWriter, r *http.Request, p *sb.Principal) error {
 	ctx := r.Context()
+	v, err := s.loadViewer(ctx, p, credentialsOf(r))
+	if err != nil {
+		return err
+	}
 	none := sb.TicketNone
 	out := counters{Mine: []counterChat{}, Operator: p.Operator, Supervisor: p.IsSupervisor()}
 	if p.Operator {
-		mine, err := s.svc.Conversations(ctx, p, listQuery{Tab: "mine"}.filter(p))
+		mine, err := s.conversations(ctx, v, listQuery{Tab: "mine"}.filter(p))
 		if err != nil {
 			return err
 		}
@@ -247,13 +251,13 @@ func (s *Server) workspaceCounters(w http.ResponseWriter, r *http.Request, p *sb
 			out.Mine = append(out.Mine, counterChat{ID: c.ID, LastSeq: c.LastSeq, Status: c.Status})
 		}
 	}
-	waiting, err := s.svc.Conversations(ctx, p, listQueryUnassigned(&none))
+	waiting, err := s.conversations(ctx, v, listQueryUnassigned(&none))
 	if err != nil {
 		return err
 	}
 	out.Unassigned = len(waiting)
 	ticket := sb.TicketUnassigned
-	tickets, err := s.svc.Conversations(ctx, p, listQueryUnassigned(&ticket))
+	tickets, err := s.conversations(ctx, v, listQueryUnassigned(&ticket))
 	if err != nil {
 		return err
 	}

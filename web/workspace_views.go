@@ -1,9 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,8 +29,37 @@ type viewer struct {
 	users      map[int64]*sb.User
 	Inboxes    []*sb.Inbox
 	inboxes    map[int64]*sb.Inbox
-	Categories []sb.Category
-	Depts      []*sb.Department
+	categories []sb.Category    // read when first asked for
+	depts      []*sb.Department // read when first asked for
+	load       func() error     // reads categories and departments
+	loaded     bool
+}
+
+// Categories lists the categories (C8), read once per request when needed.
+func (v *viewer) Categories() ([]sb.Category, error) {
+	if err := v.catalogues(); err != nil {
+		return nil, err
+	}
+	return v.categories, nil
+}
+
+// Depts lists the departments, read once per request when needed.
+func (v *viewer) Depts() ([]*sb.Department, error) {
+	if err := v.catalogues(); err != nil {
+		return nil, err
+	}
+	return v.depts, nil
+}
+
+func (v *viewer) catalogues() error {
+	if v.loaded {
+		return nil
+	}
+	if err := v.load(); err != nil {
+		return err
+	}
+	v.loaded = true
+	return nil
 }
 
 // loadViewer reads what every workspace page shows about its viewer.
@@ -56,11 +87,12 @@ func (s *Server) loadViewer(ctx context.Context, p *sb.Principal, creds credenti
 	for _, in := range v.Inboxes {
 		v.inboxes[in.ID] = in
 	}
-	if v.Categories, err = s.svc.Categories(ctx, p); err != nil {
-		return nil, err
-	}
-	if v.Depts, err = s.svc.Departments(ctx, p); err != nil {
-		return nil, err
+	v.load = func() (err error) {
+		if v.categories, err = s.svc.Categories(ctx, p); err != nil {
+			return err
+		}
+		v.depts, err = s.svc.Departments(ctx, p)
+		return err
 	}
 	return v, nil
 }
@@ -92,7 +124,8 @@ func (v *viewer) CategoryName(id *int64) string {
 	if id == nil {
 		return ""
 	}
-	for _, c := range v.Categories {
+	cats, _ := v.Categories()
+	for _, c := range cats {
 		if c.ID == *id {
 			return c.Name
 		}
@@ -105,7 +138,8 @@ func (v *viewer) DeptName(id *int64) string {
 	if id == nil {
 		return ""
 	}
-	for _, d := range v.Depts {
+	depts, _ := v.Depts()
+	for _, d := range depts {
 		if d.ID == *id {
 			return d.Name
 		}
@@ -200,6 +234,9 @@ const (
 	defaultListRows = 50
 	maxListRows     = 200
 	maxListScan     = 2000
+	// maxSearchScan bounds a search by name, which reads each scanned
+	// chat's customer; the store has no name index to search with.
+	maxSearchScan = 500
 )
 
 // Tabs lists the tabs of a viewer (W1, W3): operators start with their own
@@ -346,7 +383,8 @@ func (lq listQuery) filter(p *sb.Principal) app.ListFilter {
 	return f
 }
 
-// viewRow is one row of a conversation list.
+// viewRow is one row of a conversation list. Everything it shows is worked
+// out here, so that rendering a long list calls no template functions.
 type viewRow struct {
 	C       *sb.Conversation
 	Name    string
@@ -354,7 +392,24 @@ type viewRow struct {
 	Inbox   string
 	New     bool // live and nobody has it yet (W4)
 	Mine    bool
+	Open    bool // the chat open in the centre
+	Plain   bool // a plain link, on pages without the conversation pane
 	Preview string
+	Status  string
+	Ago     string
+	When    string
+	Icon    template.HTML
+}
+
+// newRow prepares a list row.
+func (v *viewer) newRow(c *sb.Conversation, name string) viewRow {
+	return viewRow{
+		C: c, Name: name, Agent: v.UserName(c.AssigneeID), Inbox: v.InboxName(c.InboxID),
+		New:     c.Status.Live() && c.AssigneeID == nil && c.Ticket == sb.TicketNone,
+		Mine:    c.AssigneeID != nil && *c.AssigneeID == v.P.UserID,
+		Preview: c.LastPreview, Status: statusLabel(c.Status), Ago: agoText(v.Now, c.LastActivity),
+		When: c.LastActivity.UTC().Format(time.RFC3339), Icon: channelIcon(c.Channel),
+	}
 }
 
 // viewGroup is the rows of one agent (or of nobody) in a list (W1).
@@ -370,7 +425,8 @@ type viewList struct {
 	Groups  []viewGroup
 	Count   int
 	More    bool // more rows than shown
-	Partial bool // the filters were applied to the newest maxListScan only
+	Partial bool // the filters were applied to the newest Scanned chats only
+	Scanned int
 	Grouped bool
 	Tabs    []tab
 	Open    int64 // the conversation open in the centre, marked selected
@@ -387,6 +443,45 @@ func (l *viewList) MoreQuery() url.Values {
 // CanShowMore reports whether "Show more" can show more rows.
 func (l *viewList) CanShowMore() bool { return l.More && l.Query.Limit < maxListRows }
 
+// conversations runs a list filter as ordered index ranges: one store
+// query per status, and for tickets (no status) one per inbox, merged
+// newest first. One query over several statuses or inboxes makes the
+// database sort every match before it can return the first page; each
+// range alone stops at the page size (store/migrations/004_workspace.sql).
+func (s *Server) conversations(ctx context.Context, v *viewer, f app.ListFilter) ([]*sb.Conversation, error) {
+	var parts []app.ListFilter
+	switch {
+	case len(f.Status) > 1:
+		for _, st := range f.Status {
+			g := f
+			g.Status = []sb.Status{st}
+			parts = append(parts, g)
+		}
+	case len(f.Status) == 0 && f.InboxID == nil && len(v.Inboxes) > 1:
+		for _, in := range v.Inboxes {
+			g := f
+			g.InboxID = &in.ID
+			parts = append(parts, g)
+		}
+	default:
+		return s.svc.Conversations(ctx, v.P, f)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var all []*sb.Conversation
+	for _, g := range parts {
+		page, err := s.svc.Conversations(ctx, v.P, g)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+	}
+	slices.SortFunc(all, func(a, b *sb.Conversation) int { return cmp.Compare(b.ID, a.ID) })
+	return all[:min(len(all), limit)], nil
+}
+
 // buildList runs a list query: the store filters by tab, inbox, agent and
 // status through its indexes; the rest (channel, category, dates, name) is
 // applied here to the newest rows, page by page, up to maxListScan rows.
@@ -402,7 +497,7 @@ func (s *Server) buildList(ctx context.Context, v *viewer, lq listQuery, open in
 		if !lq.Filtered() {
 			f.Limit = lq.Limit + 1
 		}
-		page, err := s.svc.Conversations(ctx, v.P, f)
+		page, err := s.conversations(ctx, v, f)
 		if err != nil {
 			return nil, err
 		}
@@ -429,12 +524,9 @@ func (s *Server) buildList(ctx context.Context, v *viewer, lq listQuery, open in
 				strconv.FormatInt(c.ID, 10) != needle {
 				continue
 			}
-			rows = append(rows, viewRow{
-				C: c, Name: name, Agent: v.UserName(c.AssigneeID), Inbox: v.InboxName(c.InboxID),
-				New:     c.Status.Live() && c.AssigneeID == nil && c.Ticket == sb.TicketNone,
-				Mine:    c.AssigneeID != nil && *c.AssigneeID == v.P.UserID,
-				Preview: c.LastPreview,
-			})
+			row := v.newRow(c, name)
+			row.Open = c.ID == open
+			rows = append(rows, row)
 			if len(rows) > lq.Limit {
 				break
 			}
@@ -447,8 +539,9 @@ func (s *Server) buildList(ctx context.Context, v *viewer, lq listQuery, open in
 		if stop {
 			break
 		}
-		if scanned >= maxListScan {
+		if scanned >= maxListScan || (needle != "" && scanned >= maxSearchScan) {
 			l.Partial = true
+			l.Scanned = scanned
 			break
 		}
 	}
@@ -542,6 +635,7 @@ type viewPane struct {
 	Messages []viewMessage
 	FirstSeq int64 // the oldest message shown; earlier ones load on demand
 	Earlier  []viewEarlier
+	journey  []*sb.Conversation // the customer's chats, for the information panel too
 	// What the viewer may do here.
 	CanWrite   bool   // the composer to the customer
 	Watching   bool   // a supervisor watching (S1): no composer to the customer
@@ -583,6 +677,7 @@ func (s *Server) buildPane(ctx context.Context, v *viewer, id int64) (*viewPane,
 	if err != nil && sb.ErrorCode(err) != sb.ENOTFOUND {
 		return nil, err
 	}
+	pane.journey = journey
 	for _, e := range journey {
 		if e.ID < c.ID && len(pane.Earlier) < 20 {
 			pane.Earlier = append(pane.Earlier, viewEarlier{C: e, Agent: v.UserName(e.AssigneeID), Inbox: v.InboxName(e.InboxID)})
@@ -641,13 +736,15 @@ type viewInfo struct {
 	History     []viewHistory
 	CanInternal bool
 	CanComment  bool
+	CanTicket   bool // create a linked ticket (C11), when the server offers it
 	CanBlock    []sb.BlockKind
 	Tab         string
 	V           *viewer
 }
 
-// buildInfo reads the right panel of a conversation.
-func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, ct *sb.Contact) (*viewInfo, error) {
+// buildInfo reads the right panel of a conversation; journey is the
+// customer's chats when the caller has read them already (nil: read here).
+func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, ct *sb.Contact, journey []*sb.Conversation) (*viewInfo, error) {
 	info := &viewInfo{C: c, Contact: ct, Name: displayName(ct), Inbox: v.InboxName(c.InboxID), Agent: v.UserName(c.AssigneeID), Dept: v.DeptName(c.DepartmentID), V: v}
 	notes, err := s.svc.Notes(ctx, v.P, c.ID)
 	if err != nil {
@@ -673,9 +770,10 @@ func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, c
 	}
 	info.CanInternal = v.P.CanWriteInternal(c, sb.ThreadInternal) == nil
 	info.CanComment = v.P.CanWriteInternal(c, sb.ThreadComment) == nil
-	journey, err := s.svc.ContactConversations(ctx, v.P, c.ContactID)
-	if err != nil && sb.ErrorCode(err) != sb.ENOTFOUND {
-		return nil, err
+	if journey == nil {
+		if journey, err = s.svc.ContactConversations(ctx, v.P, c.ContactID); err != nil && sb.ErrorCode(err) != sb.ENOTFOUND {
+			return nil, err
+		}
 	}
 	for _, e := range journey {
 		if len(info.Journey) == 10 {
@@ -690,6 +788,7 @@ func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, c
 	for _, h := range hist {
 		info.History = append(info.History, viewHistory{H: h, Text: v.historyText(h)})
 	}
+	info.CanTicket = c.Status.Live() && s.hasRoute("POST", "/api/v1/conversations/{id}/tickets")
 	if ct.Email != "" {
 		info.CanBlock = append(info.CanBlock, sb.BlockEmail)
 	}
@@ -700,6 +799,17 @@ func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, c
 		info.CanBlock = append(info.CanBlock, sb.BlockVisitor)
 	}
 	return info, nil
+}
+
+// hasRoute reports whether the server serves a route, so that the page
+// offers only what the API can do.
+func (s *Server) hasRoute(method, pattern string) bool {
+	for _, rt := range s.routes {
+		if rt.method == method && rt.pattern == pattern {
+			return true
+		}
+	}
+	return false
 }
 
 // historyText says in words what a history entry recorded.
@@ -823,6 +933,34 @@ func dict(kv ...any) (map[string]any, error) {
 		m[k] = kv[i+1]
 	}
 	return m, nil
+}
+
+// channelIcons are the channels' icons, each with its name for screen
+// readers and as a tooltip; made once, as they never change.
+var channelIcons = func() map[sb.Channel]template.HTML {
+	shapes := map[sb.Channel]string{
+		sb.ChannelWidget:    `<path d="M2 3h12v8H6l-3 3v-3H2z" fill="currentColor"/>`,
+		sb.ChannelWhatsApp:  `<circle cx="8" cy="8" r="6" fill="none" stroke="currentColor" stroke-width="2"/><path d="M3 14l1-3" stroke="currentColor" stroke-width="2"/>`,
+		sb.ChannelSMS:       `<rect x="2" y="3" width="12" height="9" rx="2" fill="currentColor"/>`,
+		sb.ChannelMessenger: `<path d="M8 2a6 6 0 0 0-4 10.5V15l2.5-1.4A6 6 0 1 0 8 2z" fill="currentColor"/>`,
+		sb.ChannelInstagram: `<rect x="2" y="2" width="12" height="12" rx="4" fill="none" stroke="currentColor" stroke-width="2"/><circle cx="8" cy="8" r="2.5" fill="currentColor"/>`,
+		sb.ChannelAPI:       `<path d="M3 5l5-3 5 3v6l-5 3-5-3z" fill="currentColor"/>`,
+	}
+	out := map[sb.Channel]template.HTML{}
+	for c, shape := range shapes {
+		label := channelLabel(c)
+		out[c] = template.HTML(`<span class="ch ch-` + string(c) + `" title="` + label + `"><svg aria-hidden="true" viewBox="0 0 16 16" width="14" height="14">` +
+			shape + `</svg><span class="visually-hidden">` + label + `</span></span>`)
+	}
+	return out
+}()
+
+// channelIcon returns a channel's icon; unknown channels get the API's.
+func channelIcon(c sb.Channel) template.HTML {
+	if icon, ok := channelIcons[c]; ok {
+		return icon
+	}
+	return channelIcons[sb.ChannelAPI]
 }
 
 func channelLabel(c sb.Channel) string {

@@ -13,6 +13,7 @@ func (m *Main) buildHandler(demo demoData, metrics *web.Metrics) http.Handler {
 	m.ws = realtime.NewServer(m.hub, web.NewAuthenticator(m.svc), web.NewActions(m.svc), realtime.ServerOptions{
 		AllowedOrigins: m.Config.AllowedOrigins,
 		Logger:         m.log,
+		Presence:       m.eng,
 	})
 	return web.New(web.Config{
 		AllowedOrigins: m.Config.AllowedOrigins,

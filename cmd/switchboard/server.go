@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard/switchboard/app"
 	"github.com/switchboard/switchboard/attachment"
 	"github.com/switchboard/switchboard/realtime"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 	"github.com/switchboard/switchboard/web"
 
@@ -37,6 +38,7 @@ type Main struct {
 	ws   *realtime.Server
 	bus  realtime.Bus
 	svc  *app.Service
+	eng  *routing.Engine
 	srv  *http.Server
 	ln   net.Listener
 	stop context.CancelFunc
@@ -105,6 +107,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.db.OnCommit(m.hub.Publish)
 	m.goRun(func() { m.hub.Run(runCtx) })
 	m.goRun(func() { m.pruneEvents(runCtx) })
+
+	// The routing engine hears this node's commits directly and the other
+	// nodes' through the bus.
+	m.eng = routing.New(m.db, routing.Config{Clock: m.Clock, Logger: m.log})
+	if m.bus != nil {
+		if _, err := m.bus.Subscribe(func(int64) { m.eng.Notify() }); err != nil {
+			return fmt.Errorf("subscribe to NATS: %w", err)
+		}
+	}
+	m.goRun(func() {
+		if err := m.eng.Run(runCtx); err != nil {
+			m.log.Error("routing engine stopped", "err", err)
+		}
+	})
 
 	m.svc = app.New(m.db, m.hub, m.Clock, m.log, app.Config{MaxUploadBytes: int64(c.MaxUploadMB) << 20, Files: files})
 	// Role, inbox and password changes close the user's open WebSockets at once.

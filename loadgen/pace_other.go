@@ -1,0 +1,11 @@
+//go:build !linux
+
+package loadgen
+
+import "time"
+
+// lockPacer does nothing where sleeps cannot be made more precise.
+func lockPacer() (unlock func()) { return func() {} }
+
+// preciseSleep is time.Sleep here.
+func preciseSleep(d time.Duration) { time.Sleep(d) }
