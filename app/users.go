@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -159,6 +160,12 @@ func (s *Service) UpdateUser(ctx context.Context, p *sb.Principal, id int64, pat
 		if err := tx.UpdateUser(u); err != nil {
 			return err
 		}
+		if patch.ChatLimit != nil {
+			// Announce the new limit so the router serves the queue at once (R3).
+			if err := tx.SetChatLimit(u.ID, u.ChatLimit); err != nil {
+				return err
+			}
+		}
 		if u.Disabled && accessChanged {
 			if err := tx.DeleteUserSessions(u.ID); err != nil {
 				return fmt.Errorf("end sessions: %w", err)
@@ -218,19 +225,12 @@ func (s *Service) SetPresence(ctx context.Context, p *sb.Principal, presence sb.
 	if !presence.Valid() {
 		return nil, sb.Errorf(sb.EINVALID, "Presence must be online, away or offline.")
 	}
-	var u *sb.User
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.SetPresence(p.UserID, presence); err != nil {
-			return err
-		}
-		var err error
-		u, err = tx.User(p.UserID)
-		return err
-	})
-	if err != nil {
+	// Routing withdraws the offers of an agent going away or offline in the
+	// same transaction, and serves the queue when one comes online.
+	if err := routing.SetPresence(ctx, s.db, p.UserID, presence); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return s.db.User(ctx, p.UserID)
 }
 
 // ChangePassword replaces the caller's password after checking the current
