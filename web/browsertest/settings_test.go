@@ -105,3 +105,22 @@ func TestSettingsPages(t *testing.T) {
 	})
 	checkConsole(t, tb)
 }
+
+// The live board (S4) follows what happens without a reload: an agent
+// coming online shows at once.
+func TestLiveBoardUpdates(t *testing.T) {
+	o := newOrg(t)
+	h := newHarness(t, o.env)
+	o.online(t, o.alice)
+	sam := h.open("sam")
+	sam.signIn(o.sam)
+	sam.goTo("/app/board")
+	stat := `[...document.querySelectorAll(".stat")].find(s => s.textContent.includes("agents online")).querySelector(".stat-n").textContent`
+	if got := eval[string](sam, stat); got != "1" {
+		t.Fatalf("the board shows %s agents online, want 1", got)
+	}
+	o.online(t, o.bob)
+	sam.wait("Bob online on the board", stat+` === "2"`)
+	sam.wait("Bob's status in the table", `[...document.querySelectorAll("#board tbody tr")].some(r => r.textContent.includes("Bob Baker") && r.textContent.includes("online"))`)
+	checkConsole(t, sam)
+}

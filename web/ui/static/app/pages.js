@@ -2,17 +2,20 @@
 // numbers as events arrive; settings forms build their JSON bodies here.
 
 import { api } from './api.js';
-import { $, $$, debounce, toast } from './dom.js';
+import { $, $$, debounce, toast, localTimes } from './dom.js';
 
 export function installPages(app) {
-  const board = $('[data-live-region]');
-  if (board) {
-    // The board is rendered by the server; events say when to fetch it again.
+  if ($('[data-live-region]')) {
+    // The board is rendered by the server; events say when to fetch it
+    // again (at most once a second). The region is found anew each time,
+    // as each fetch replaces it.
     const reload = debounce(() => {
-      if (window.htmx) window.htmx.ajax('GET', board.dataset.liveRegion, { target: board, swap: 'outerHTML' }).then(() => installPages(app));
+      const region = $('[data-live-region]');
+      if (region && window.htmx) window.htmx.ajax('GET', region.dataset.liveRegion, { target: region, swap: 'outerHTML' });
     }, 1000);
     document.addEventListener('sb:event', reload);
     document.addEventListener('sb:resync', reload);
+    document.body.addEventListener('htmx:afterSettle', () => localTimes());
   }
   app.builders.hours = hoursJSON;
   // Inbox membership toggles (U2): one call per change.
