@@ -110,6 +110,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	if db.d == sqlite {
+		// Let SQLite refresh the planner's statistics where they are missing
+		// or stale, so list queries keep using the right index as data grows.
+		if _, err := db.write.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+			db.log.Warn("sqlite optimize", "err", err)
+		}
 		db.jobs = make(chan *writeJob, 1024)
 		go db.writer()
 	}
