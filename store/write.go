@@ -102,6 +102,8 @@ func (db *DB) writer() {
 		}
 	}
 	defer conn.Close()
+	stmts := newStmtCache(conn)
+	defer stmts.close()
 	batch := make([]*writeJob, 0, maxBatch)
 	for {
 		var first *writeJob
@@ -128,11 +130,11 @@ func (db *DB) writer() {
 				break more
 			}
 		}
-		db.commitBatch(ctx, conn, batch)
+		db.commitBatch(ctx, conn, stmts, batch)
 	}
 }
 
-func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, batch []*writeJob) {
+func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache, batch []*writeJob) {
 	fail := func(err error) {
 		for _, job := range batch {
 			job.done <- err
@@ -153,7 +155,7 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, batch []*writeJob
 			errs[i] = err
 			continue
 		}
-		tx := &Tx{ctx: job.ctx, q: conn, d: db.d, now: now}
+		tx := &Tx{ctx: job.ctx, q: stmts, d: db.d, now: now}
 		err := job.fn(tx)
 		if err == nil {
 			err = tx.flushEvents()
@@ -188,6 +190,68 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, batch []*writeJob
 	db.runHooks(events)
 	for i, job := range batch {
 		job.done <- errs[i]
+	}
+}
+
+// stmtCache prepares each statement the SQLite writer runs once and reuses
+// it: parsing SQL was a third of the server's CPU under load (BENCHMARKS.md).
+// Only the writer goroutine uses it, so it needs no lock. Statements are
+// bound to the writer's one connection.
+type stmtCache struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; statements past it run unprepared.
+const maxCachedStmts = 512
+
+func newStmtCache(conn *sql.Conn) *stmtCache {
+	return &stmtCache{conn: conn, stmts: make(map[string]*sql.Stmt)}
+}
+
+func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := c.stmts[query]; ok {
+		return st
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		return nil
+	}
+	// Prepare with a context that outlives this job: the statement stays.
+	st, err := c.conn.PrepareContext(context.WithoutCancel(ctx), query)
+	if err != nil {
+		return nil // the plain call below reports the error
+	}
+	c.stmts[query] = st
+	return st
+}
+
+// ExecContext implements querier.
+func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.conn.ExecContext(ctx, query, args...)
+}
+
+// QueryContext implements querier.
+func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.conn.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext implements querier.
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.conn.QueryRowContext(ctx, query, args...)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.stmts {
+		st.Close()
 	}
 }
 
