@@ -188,3 +188,49 @@ func TestTakeHoldsTheChatLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateLinkedTicket(t *testing.T) {
+	ctx := context.Background()
+	o := newOrg(t)
+	v := o.visitor(t)
+	if _, err := o.svc.UpdateVisitorContact(ctx, v, "Carol", "carol@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	conv, _, _, err := o.svc.StartConversation(ctx, v, o.inbox.ID, "My order never came", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.svc.CreateLinkedTicket(ctx, o.outsider, conv.ID); sb.ErrorCode(err) != sb.ENOTFOUND {
+		t.Fatalf("outsider: got %v, want not found", err)
+	}
+	if _, err := o.svc.CreateLinkedTicket(ctx, v, conv.ID); sb.ErrorCode(err) != sb.ENOTFOUND {
+		t.Fatalf("visitor: got %v, want not found", err)
+	}
+	ticket, err := o.svc.CreateLinkedTicket(ctx, o.agent, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ticket.ParentID == nil || *ticket.ParentID != conv.ID || ticket.Ticket != sb.TicketUnassigned ||
+		ticket.ContactID != conv.ContactID || ticket.InboxID != conv.InboxID || ticket.Subject != "From chat #1 with Carol <carol@example.com>" {
+		t.Fatalf("ticket %+v", ticket)
+	}
+	internal, err := o.svc.Messages(ctx, o.agent, conv.ID, sb.ThreadInternal, 0, 10)
+	if err != nil || len(internal) != 1 || internal[0].Sender != sb.SenderSystem {
+		t.Fatalf("internal thread during the chat: %v %v", internal, err)
+	}
+	// After the chat ended, a linked ticket posts nothing to the thread (C9).
+	if _, err := o.svc.EndConversation(ctx, v, conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.svc.CreateLinkedTicket(ctx, o.agent, conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	internal, _ = o.svc.Messages(ctx, o.agent, conv.ID, sb.ThreadInternal, 0, 10)
+	if len(internal) != 1 {
+		t.Fatalf("internal thread after the chat: %d messages, want 1", len(internal))
+	}
+	// The live chat of the same customer is still possible next to the tickets.
+	if _, _, created, err := o.svc.StartConversation(ctx, v, o.inbox.ID, "Another question", ""); err != nil || !created {
+		t.Fatalf("new chat beside the tickets: created=%v err=%v", created, err)
+	}
+}

@@ -255,6 +255,12 @@ func (s *Server) endConversation(w http.ResponseWriter, r *http.Request, p *sb.P
 	})
 }
 
+func (s *Server) createLinkedTicket(w http.ResponseWriter, r *http.Request, p *sb.Principal) error {
+	return s.conversationAction(w, r, p, func(r *http.Request, p *sb.Principal, id int64) (*sb.Conversation, error) {
+		return s.svc.CreateLinkedTicket(r.Context(), p, id)
+	})
+}
+
 func (s *Server) requestHuman(w http.ResponseWriter, r *http.Request, p *sb.Principal) error {
 	return s.conversationAction(w, r, p, func(r *http.Request, p *sb.Principal, id int64) (*sb.Conversation, error) {
 		return s.svc.RequestHuman(r.Context(), p, id)

@@ -192,6 +192,7 @@ func matrixRows() []matrixRow {
 		{method: "POST", pattern: "/api/v1/conversations/{id}/take", path: conv("/take"), mutates: true, waiting: true,
 			want: staffOnly(ok, 404, 403, 403)}, // only operators take chats
 		{method: "POST", pattern: "/api/v1/conversations/{id}/end", path: conv("/end"), mutates: true, want: inboxStaff},
+		{method: "POST", pattern: "/api/v1/conversations/{id}/tickets", path: conv("/tickets"), mutates: true, want: inboxStaff},
 		{method: "GET", pattern: "/api/v1/conversations/{id}/history", path: conv("/history"), want: inboxStaff},
 		{method: "GET", pattern: "/api/v1/conversations/{id}/notes", path: conv("/notes"), want: inboxStaff},
 		{method: "POST", pattern: "/api/v1/conversations/{id}/notes", path: conv("/notes"), mutates: true, want: inboxStaff, body: text("A note")},

@@ -106,6 +106,7 @@ func (s *Server) routeTable() []route {
 		{"POST", v1 + "/conversations/{id}/messages", staff, s.sendMessage},
 		{"POST", v1 + "/conversations/{id}/take", staff, s.takeConversation},
 		{"POST", v1 + "/conversations/{id}/end", staff, s.endConversation},
+		{"POST", v1 + "/conversations/{id}/tickets", staff, s.createLinkedTicket},
 		{"GET", v1 + "/conversations/{id}/history", staff, s.conversationHistory},
 		{"GET", v1 + "/conversations/{id}/notes", staff, s.listNotes},
 		{"POST", v1 + "/conversations/{id}/notes", staff, s.addNote},
