@@ -333,8 +333,15 @@ func TestJourneyTransferRejectExpireAccept(t *testing.T) {
 	transfer := func(round string) {
 		t.Helper()
 		alice.wait(round+": the Transfer button", `!!document.querySelector('#conv-actions [data-action="transfer"]')`)
-		alice.click(`#conv-actions [data-action="transfer"]`)
-		alice.wait(round+": Bob among the available agents", fmt.Sprintf(`!!document.querySelector('#transfer-agents li[data-user="%d"]')`, o.bob.ID))
+		// The pane re-renders when a transfer's outcome arrives, and a click on
+		// the button it replaces is lost: click until the dialog is open.
+		alice.wait(round+": the transfer dialog", `(() => {
+			const d = document.querySelector("#transfer-dialog");
+			if (d && d.open) return true;
+			document.querySelector('#conv-actions [data-action="transfer"]')?.click();
+			return false;
+		})()`)
+		alice.wait(round+": Bob among the available agents", fmt.Sprintf(`!!document.querySelector('#transfer-dialog[open] #transfer-agents li[data-user="%d"]')`, o.bob.ID))
 		if eval[bool](alice, fmt.Sprintf(`!!document.querySelector('#transfer-agents li[data-user="%d"]')`, o.alice.ID)) {
 			t.Errorf("%s: Alice is offered herself", round)
 		}
