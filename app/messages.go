@@ -52,18 +52,29 @@ func senderOf(p *sb.Principal) (sb.Sender, *int64) {
 // SendMessage stores a message from p in a thread of a conversation. A
 // repeated client id answers with the original message and created == false.
 func (s *Service) SendMessage(ctx context.Context, p *sb.Principal, convID int64, thread sb.Thread, body, clientID string) (sb.Message, bool, error) {
+	return s.QueueMessage(ctx, p, convID, thread, body, clientID)()
+}
+
+// QueueMessage is SendMessage in two steps: it returns once the message's
+// write is queued, and wait returns what SendMessage would. Messages queued
+// one after another are stored in that order (see store.DB.QueueWrite), so
+// a connection can have several in flight. ctx must last until wait returns.
+func (s *Service) QueueMessage(ctx context.Context, p *sb.Principal, convID int64, thread sb.Thread, body, clientID string) (wait func() (sb.Message, bool, error)) {
+	fail := func(err error) func() (sb.Message, bool, error) {
+		return func() (sb.Message, bool, error) { return sb.Message{}, false, err }
+	}
 	if thread == "" {
 		thread = sb.ThreadPublic
 	}
 	if !thread.Valid() {
-		return sb.Message{}, false, sb.Errorf(sb.EINVALID, "Thread must be public, internal or comment.")
+		return fail(sb.Errorf(sb.EINVALID, "Thread must be public, internal or comment."))
 	}
 	if err := sb.ValidateClientID(clientID); err != nil {
-		return sb.Message{}, false, err
+		return fail(err)
 	}
 	var m sb.Message
 	var created bool
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	written := s.db.QueueWrite(ctx, func(tx *store.Tx) error {
 		c, err := txConversationFor(tx, p, convID)
 		if err != nil {
 			return err
@@ -96,7 +107,10 @@ func (s *Service) SendMessage(ctx context.Context, p *sb.Principal, convID int64
 		}
 		return nil
 	})
-	return m, created, err
+	return func() (sb.Message, bool, error) {
+		err := written()
+		return m, created, err
+	}
 }
 
 var mentionPattern = regexp.MustCompile(`@([\p{L}\p{N}._-]+)`)

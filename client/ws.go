@@ -141,6 +141,17 @@ func (c *Conn) Pos() int64 { return c.pos.Load() }
 // committed message (the original one when clientID was used before). An
 // empty clientID gets a random one.
 func (c *Conn) Send(ctx context.Context, convID int64, thread sb.Thread, body, clientID string) (sb.Message, error) {
+	wait, err := c.Queue(ctx, convID, thread, body, clientID)
+	if err != nil {
+		return sb.Message{}, err
+	}
+	return wait(ctx)
+}
+
+// Queue posts a message without waiting for its acknowledgement; wait
+// returns it, as Send would. Messages queued one after another on a
+// connection are stored in that order.
+func (c *Conn) Queue(ctx context.Context, convID int64, thread sb.Thread, body, clientID string) (wait func(context.Context) (sb.Message, error), err error) {
 	if clientID == "" {
 		clientID = NewClientID()
 	}
@@ -148,27 +159,31 @@ func (c *Conn) Send(ctx context.Context, convID int64, thread sb.Thread, body, c
 	c.mu.Lock()
 	if _, busy := c.waiters[clientID]; busy {
 		c.mu.Unlock()
-		return sb.Message{}, fmt.Errorf("client: a send with client id %q is already waiting", clientID)
+		return nil, fmt.Errorf("client: a send with client id %q is already waiting", clientID)
 	}
 	c.waiters[clientID] = ch
 	c.mu.Unlock()
-	defer func() {
+	forget := func() {
 		c.mu.Lock()
 		delete(c.waiters, clientID)
 		c.mu.Unlock()
-	}()
+	}
 	frame := map[string]any{"type": "send", "conversation_id": convID, "thread": thread, "body": body, "client_id": clientID}
 	if err := c.write(ctx, frame); err != nil {
-		return sb.Message{}, err
+		forget()
+		return nil, err
 	}
-	select {
-	case r := <-ch:
-		return r.msg, r.err
-	case <-c.done:
-		return sb.Message{}, c.err
-	case <-ctx.Done():
-		return sb.Message{}, ctx.Err()
-	}
+	return func(ctx context.Context) (sb.Message, error) {
+		defer forget()
+		select {
+		case r := <-ch:
+			return r.msg, r.err
+		case <-c.done:
+			return sb.Message{}, c.err
+		case <-ctx.Done():
+			return sb.Message{}, ctx.Err()
+		}
+	}, nil
 }
 
 // Typing tells the others in a conversation that the caller is typing.

@@ -295,7 +295,12 @@ type fakeActions struct {
 	sent map[string]switchboard.Message
 }
 
-func (a *fakeActions) SendMessage(ctx context.Context, p *switchboard.Principal, conversationID int64, thread switchboard.Thread, body, clientID string) (switchboard.Message, error) {
+func (a *fakeActions) QueueMessage(ctx context.Context, p *switchboard.Principal, conversationID int64, thread switchboard.Thread, body, clientID string) func() (switchboard.Message, error) {
+	m, err := a.send(ctx, p, conversationID, thread, body, clientID)
+	return func() (switchboard.Message, error) { return m, err }
+}
+
+func (a *fakeActions) send(ctx context.Context, p *switchboard.Principal, conversationID int64, thread switchboard.Thread, body, clientID string) (switchboard.Message, error) {
 	switch conversationID {
 	case 42:
 	case 500:

@@ -32,8 +32,12 @@ type Authenticator interface {
 // Actions are what clients do over the WebSocket: the same domain calls the
 // REST API makes, which authorise p themselves.
 type Actions interface {
-	// SendMessage stores a message (once per client ID) and returns it.
-	SendMessage(ctx context.Context, p *switchboard.Principal, conversationID int64, thread switchboard.Thread, body, clientID string) (switchboard.Message, error)
+	// QueueMessage queues the storing of a message (once per client ID)
+	// and returns; wait then returns the stored message. Messages queued
+	// one after another must be stored in that order: a connection's sends
+	// are queued as they arrive, without waiting for the ones before them to
+	// be committed. ctx lasts until wait returns.
+	QueueMessage(ctx context.Context, p *switchboard.Principal, conversationID int64, thread switchboard.Thread, body, clientID string) (wait func() (switchboard.Message, error))
 	// Typing checks that p may see the conversation and then publishes the
 	// typing event itself with Hub.Ephemeral: only it knows the
 	// conversation's inbox and contact, which decide who receives the event.
@@ -172,8 +176,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// comes when this handler returns: a connection ends when it is closed.
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
-		defer s.close(sess)
-		sess.serve(ctx, c, p, authErr, since)
+		sub := sess.start(ctx, c, p, authErr, since)
+		if sub == nil {
+			_ = c.CloseNow()
+			s.close(sess)
+			return
+		}
+		// The reader lives as long as the connection, and its stack is most
+		// of what an idle connection costs: it starts afresh rather than on
+		// this goroutine's, which hello's authentication may have grown.
+		go func() {
+			defer s.close(sess)
+			sess.run(ctx, sub)
+		}()
 	}()
 }
 
@@ -280,11 +295,22 @@ type session struct {
 	pingTimer *time.Timer   // set before the first writer starts
 	finished  chan struct{} // closed by the writer that ends the connection
 
+	// Sends in flight (see queueSend).
+	sendMu   sync.Mutex
+	replies  []func() []byte // the answers to sends, in the order the sends came
+	replying bool            // a goroutine is writing them (replyAll)
+	slots    chan struct{}   // one per send in flight; made by the first send
+	sends    sync.WaitGroup  // replyAll goroutines
+
 	// Owned by the reading goroutine.
 	p          *switchboard.Principal
 	typingConv int64
 	typingAt   time.Time
 }
+
+// maxSendsInFlight bounds a connection's sends queued but not yet answered;
+// at the bound the reader stops reading until one is answered.
+const maxSendsInFlight = 64
 
 func (sess *session) attach(c conn) bool {
 	sess.mu.Lock()
@@ -332,28 +358,38 @@ func (sess *session) closeNow() {
 	}
 }
 
-func (sess *session) serve(ctx context.Context, c conn, reqP *switchboard.Principal, reqErr error, since uint64) {
-	defer c.CloseNow()
+// start says hello and subscribes; it returns nil when the connection is to
+// end (it has then said why to the client).
+func (sess *session) start(ctx context.Context, c conn, reqP *switchboard.Principal, reqErr error, since uint64) *Subscription {
 	sess.ctx = ctx
 	if !sess.attach(c) {
 		sess.sayReconnect()
-		return
+		return nil
 	}
 	p, after, ok := sess.hello(ctx, reqP, reqErr)
 	if !ok {
-		return
+		return nil
 	}
 	sub, err := sess.srv.hub.subscribe(ctx, p, after, since, sess.kick)
 	if err != nil {
 		sess.endWith(err)
-		return
+		return nil
 	}
-	defer sub.Close()
 	if !sess.attachSub(sub) {
+		sub.Close()
 		sess.sayReconnect()
-		return
+		return nil
 	}
 	sess.p = p
+	return sub
+}
+
+// run serves a subscribed connection until it ends: it reads the client's
+// frames while writers send what the subscription has.
+func (sess *session) run(ctx context.Context, sub *Subscription) {
+	defer sess.conn.CloseNow()
+	defer sub.Close()
+	p := sess.p
 	if pres := sess.srv.opts.Presence; pres != nil && p.IsStaff() {
 		pres.OnConnect(p.UserID)
 		defer pres.OnDisconnect(p.UserID)
@@ -367,6 +403,9 @@ func (sess *session) serve(ctx context.Context, c conn, reqP *switchboard.Princi
 	sess.kick() // the replay, then ready or resync
 
 	sess.read(ctx, sub)
+	// Sends already queued are committed whatever happens to the
+	// connection; wait for them, so that a shutdown waits too.
+	sess.sends.Wait()
 	// The connection is closed, by the client or by a writer; either way
 	// the writer is done once it has seen the subscription end.
 	sub.closeWith(errClosed)
@@ -432,21 +471,97 @@ func (sess *session) read(ctx context.Context, sub *Subscription) {
 		if err != nil {
 			return
 		}
-		if reply := sess.handle(ctx, data); reply != nil {
+		typ, err := frameType(data)
+		if err == nil && typ == frameSend {
+			sess.queueSend(ctx, data, sub)
+			continue
+		}
+		if reply := sess.handle(ctx, typ, err, data); reply != nil {
 			sub.reply(reply)
 		}
 	}
 }
 
+// queueSend queues a send frame's message and returns without waiting for
+// it to be committed, so that a connection carrying many chats (an agent's)
+// has its messages committed together rather than one after another. The
+// answers (ack or error) go out in the order the sends came.
+func (sess *session) queueSend(ctx context.Context, data []byte, sub *Subscription) {
+	if sess.slots == nil {
+		sess.slots = make(chan struct{}, maxSendsInFlight)
+	}
+	sess.slots <- struct{}{} // released once answered
+	reply := sess.send1(ctx, data)
+	sess.sendMu.Lock()
+	sess.replies = append(sess.replies, reply)
+	start := !sess.replying
+	sess.replying = true
+	sess.sendMu.Unlock()
+	if start {
+		sess.sends.Add(1)
+		go sess.replyAll(sub)
+	}
+}
+
+// send1 checks a send frame and queues its message; the function it returns
+// waits for the outcome and builds the answer.
+func (sess *session) send1(ctx context.Context, data []byte) func() []byte {
+	var f sendFrame
+	failed := func(clientID string, err error) func() []byte {
+		return func() []byte { return marshalError(clientID, err) }
+	}
+	if err := decodeStrict(data, &f); err != nil {
+		return failed(looseClientID(data), err)
+	}
+	if f.Thread == "" {
+		f.Thread = switchboard.ThreadPublic
+	}
+	if !f.Thread.Valid() {
+		return failed(f.ClientID, switchboard.Errorf(switchboard.EINVALID, "thread must be public, internal or comment."))
+	}
+	if f.ConversationID <= 0 {
+		return failed(f.ClientID, switchboard.Errorf(switchboard.EINVALID, "conversation_id is required."))
+	}
+	ctx, cancel := context.WithTimeout(ctx, sess.srv.opts.ActionTimeout)
+	wait := sess.srv.actions.QueueMessage(ctx, sess.p, f.ConversationID, f.Thread, f.Body, f.ClientID)
+	return func() []byte {
+		defer cancel()
+		m, err := wait()
+		if err != nil {
+			sess.srv.logInternal("realtime: send message", err, sess.p)
+			return marshalError(f.ClientID, err)
+		}
+		return mustMarshal(ackFrame{Type: frameAck, ClientID: f.ClientID, Message: m})
+	}
+}
+
+// replyAll answers the sends in flight, in order, and ends when there are
+// none; queueSend starts it when there is none running.
+func (sess *session) replyAll(sub *Subscription) {
+	defer sess.sends.Done()
+	for {
+		sess.sendMu.Lock()
+		if len(sess.replies) == 0 {
+			sess.replies = nil
+			sess.replying = false
+			sess.sendMu.Unlock()
+			return
+		}
+		reply := sess.replies[0]
+		sess.replies[0] = nil
+		sess.replies = sess.replies[1:]
+		sess.sendMu.Unlock()
+		sub.reply(reply())
+		<-sess.slots
+	}
+}
+
 // handle answers one client frame; it returns the reply, if any.
-func (sess *session) handle(ctx context.Context, data []byte) []byte {
-	typ, err := frameType(data)
+func (sess *session) handle(ctx context.Context, typ string, err error, data []byte) []byte {
 	if err != nil {
 		return marshalError("", err)
 	}
 	switch typ {
-	case frameSend:
-		return sess.handleSend(ctx, data)
 	case frameTyping:
 		return sess.handleTyping(ctx, data)
 	case framePing:
@@ -459,30 +574,6 @@ func (sess *session) handle(ctx context.Context, data []byte) []byte {
 		return marshalError("", switchboard.Errorf(switchboard.EINVALID, "hello was already received."))
 	}
 	return marshalError("", switchboard.Errorf(switchboard.EINVALID, "Unknown frame type."))
-}
-
-func (sess *session) handleSend(ctx context.Context, data []byte) []byte {
-	var f sendFrame
-	if err := decodeStrict(data, &f); err != nil {
-		return marshalError(looseClientID(data), err)
-	}
-	if f.Thread == "" {
-		f.Thread = switchboard.ThreadPublic
-	}
-	if !f.Thread.Valid() {
-		return marshalError(f.ClientID, switchboard.Errorf(switchboard.EINVALID, "thread must be public, internal or comment."))
-	}
-	if f.ConversationID <= 0 {
-		return marshalError(f.ClientID, switchboard.Errorf(switchboard.EINVALID, "conversation_id is required."))
-	}
-	ctx, cancel := context.WithTimeout(ctx, sess.srv.opts.ActionTimeout)
-	defer cancel()
-	m, err := sess.srv.actions.SendMessage(ctx, sess.p, f.ConversationID, f.Thread, f.Body, f.ClientID)
-	if err != nil {
-		sess.srv.logInternal("realtime: send message", err, sess.p)
-		return marshalError(f.ClientID, err)
-	}
-	return mustMarshal(ackFrame{Type: frameAck, ClientID: f.ClientID, Message: m})
 }
 
 // looseClientID finds the client_id of a send frame that failed strict

@@ -70,20 +70,33 @@ const maxBatch = 128
 // fn may run more than once on PostgreSQL: it must not have side effects
 // outside tx.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	return db.QueueWrite(ctx, fn)()
+}
+
+// QueueWrite is Write in two steps: it returns once fn is queued, and wait
+// returns what Write would. On SQLite writes run and commit in the order
+// they were queued, so a caller may queue several writes before waiting for
+// the first (pipelining) and they still take effect in its order. On
+// PostgreSQL, where each write is its own transaction, QueueWrite runs fn before
+// it returns.
+func (db *DB) QueueWrite(ctx context.Context, fn func(*Tx) error) (wait func() error) {
 	if db.d == postgres {
-		return db.writePostgres(ctx, fn)
+		err := db.writePostgres(ctx, fn)
+		return func() error { return err }
 	}
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	var err error
 	select {
 	case db.jobs <- job:
+		// Once queued, the job runs or fails with its batch; wait for that
+		// so the caller never reports failure for work that was committed.
+		return func() error { return <-job.done }
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	case <-db.stop:
-		return sb.Errorf(sb.EUNAVAILABLE, "The server is shutting down.")
+		err = sb.Errorf(sb.EUNAVAILABLE, "The server is shutting down.")
 	}
-	// Once queued, the job runs or fails with the batch; wait for that so the
-	// caller never reports failure for work that was committed.
-	return <-job.done
+	return func() error { return err }
 }
 
 func (db *DB) writer() {

@@ -283,3 +283,66 @@ func TestWebSocketOutlivesRequestTimeouts(t *testing.T) {
 		t.Fatalf("send after the time-outs: %v", err)
 	}
 }
+
+// TestPipelinedSends: an agent's socket carrying two chats sends a run of
+// messages without waiting for each acknowledgement (the server queues them
+// together). Every one is acked and stored once, in the order it was sent,
+// and the customers receive them in that order.
+func TestPipelinedSends(t *testing.T) {
+	env := webtest.New(t, webtest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	inbox := env.Inbox(t, "Sales")
+	agentUser := env.User(t, sb.RoleAgent, true, inbox.ID)
+	agent := env.TokenClient(t, agentUser)
+	agentWS, _ := dialHello(t, agent, 0)
+
+	var convs [2]int64
+	var customerWS [2]*client.Conn
+	for i := range convs {
+		customer := env.VisitorClient(t, inbox.ID)
+		conv, _, _, err := customer.StartConversation(ctx, inbox.ID, "Hello", fmt.Sprintf("start-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agent.Take(ctx, conv.ID); err != nil {
+			t.Fatal(err)
+		}
+		convs[i] = conv.ID
+		customerWS[i], _ = dialHello(t, customer, 0)
+	}
+
+	const n = 150 // more than a connection may have in flight, so the reader also waits
+	waits := make([]func(context.Context) (sb.Message, error), n)
+	for i := range n {
+		var err error
+		waits[i], err = agentWS.Queue(ctx, convs[i%2], sb.ThreadPublic, fmt.Sprintf("reply %d", i), fmt.Sprintf("pipe-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var lastID int64
+	lastSeq := map[int64]int64{}
+	want := map[int64][]int64{}
+	for i, wait := range waits {
+		m, err := wait(ctx)
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		if m.Body != fmt.Sprintf("reply %d", i) || m.ConversationID != convs[i%2] {
+			t.Fatalf("send %d acked with %+v", i, m)
+		}
+		if m.ID <= lastID || m.Seq <= lastSeq[m.ConversationID] {
+			t.Fatalf("send %d stored out of order: id %d after %d, seq %d after %d", i, m.ID, lastID, m.Seq, lastSeq[m.ConversationID])
+		}
+		lastID, lastSeq[m.ConversationID] = m.ID, m.Seq
+		want[m.ConversationID] = append(want[m.ConversationID], m.ID)
+	}
+	for i, conv := range convs {
+		for j, id := range want[conv] {
+			if m := nextMessage(t, customerWS[i], conv); m.ID != id {
+				t.Fatalf("customer %d's message %d is %d (%q), want %d", i, j, m.ID, m.Body, id)
+			}
+		}
+	}
+}

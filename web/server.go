@@ -155,10 +155,13 @@ var _ realtime.Actions = Actions{}
 // NewActions returns the WebSocket endpoint's actions on svc.
 func NewActions(svc *app.Service) Actions { return Actions{svc: svc} }
 
-// SendMessage implements realtime.Actions.
-func (a Actions) SendMessage(ctx context.Context, p *sb.Principal, convID int64, thread sb.Thread, body, clientID string) (sb.Message, error) {
-	m, _, err := a.svc.SendMessage(ctx, p, convID, thread, body, clientID)
-	return m, err
+// QueueMessage implements realtime.Actions.
+func (a Actions) QueueMessage(ctx context.Context, p *sb.Principal, convID int64, thread sb.Thread, body, clientID string) func() (sb.Message, error) {
+	wait := a.svc.QueueMessage(ctx, p, convID, thread, body, clientID)
+	return func() (sb.Message, error) {
+		m, _, err := wait()
+		return m, err
+	}
 }
 
 // Typing implements realtime.Actions.
