@@ -81,3 +81,27 @@ type EventLog interface {
 	// EventBounds returns the oldest retained and the newest position (0, 0 when empty).
 	EventBounds(ctx context.Context) (oldest, newest int64, err error)
 }
+
+// FilteredEventLog is an EventLog that can narrow a read to the events one
+// principal may see, so that resuming a client costs what it missed rather
+// than what everyone did.
+type FilteredEventLog interface {
+	EventLog
+	// EventsFor returns up to limit events with Pos > after that f lets
+	// through, in order. It may return events f does not let through (the
+	// caller checks each with CanSeeEvent), never fewer than f lets through.
+	EventsFor(ctx context.Context, after int64, limit int, f EventFilter) ([]Event, error)
+}
+
+// EventFilter is CanSeeEvent in a form an event log can query with
+// (Principal.EventFilter).
+type EventFilter struct {
+	// ContactID, for a visitor: the conversation events of its contact only.
+	ContactID int64
+	// AllInboxes, for admins: the conversation and staff events of every inbox.
+	AllInboxes bool
+	// InboxIDs, for other staff: the conversation and staff events of these inboxes.
+	InboxIDs []int64
+	// UserID, for staff: the events addressed to this user, and every org event.
+	UserID int64
+}

@@ -101,6 +101,18 @@ func (p *Principal) CanSeeEvent(e *Event) bool {
 	return false
 }
 
+// EventFilter returns the events p may see (CanSeeEvent) as an event log
+// query: a principal that may see nothing gets a filter that matches nothing.
+func (p *Principal) EventFilter() EventFilter {
+	switch {
+	case p.IsVisitor():
+		return EventFilter{ContactID: p.ContactID} // 0 matches nothing
+	case p.IsStaff():
+		return EventFilter{AllInboxes: p.IsAdmin(), InboxIDs: p.InboxIDs, UserID: p.UserID}
+	}
+	return EventFilter{}
+}
+
 // CanManageUsers reports whether p may create users and change roles; only
 // owners create owners and admins.
 func (p *Principal) CanManageUsers(target Role) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,4 +357,66 @@ func TestHubStop(t *testing.T) {
 	}
 	h.Publish(log.commit(ev(org, 0, 0, 0, "x"))) // must not block
 	h.DisconnectUser(1)                          // must not block
+}
+
+// filterLog is a memLog that filters replays as the store does, and counts
+// the events it hands out.
+type filterLog struct {
+	memLog
+	read atomic.Int64
+}
+
+func (l *filterLog) EventsFor(ctx context.Context, after int64, limit int, f switchboard.EventFilter) ([]switchboard.Event, error) {
+	var out []switchboard.Event
+	p := &switchboard.Principal{ContactID: f.ContactID, UserID: f.UserID, InboxIDs: f.InboxIDs, Role: switchboard.RoleAgent}
+	if f.ContactID != 0 {
+		p.VisitorID = 1
+	}
+	if f.AllInboxes {
+		p.Role = switchboard.RoleAdmin
+	}
+	for {
+		page, err := l.EventsAfter(ctx, after, limit)
+		if err != nil || len(page) == 0 {
+			l.read.Add(int64(len(out)))
+			return out, err
+		}
+		for i := range page {
+			after = page[i].Pos
+			if p.CanSeeEvent(&page[i]) {
+				out = append(out, page[i])
+				if len(out) == limit {
+					l.read.Add(int64(len(out)))
+					return out, nil
+				}
+			}
+		}
+	}
+}
+
+// TestHubFilteredReplay: with a log that filters, a resume reads only what
+// the client may see, and the client is then at the newest position even
+// when the last events were not for it (so it does not fall behind the
+// log's retention while its chat is quiet).
+func TestHubFilteredReplay(t *testing.T) {
+	log := &filterLog{}
+	h := startHub(t, log, HubOptions{ReplayBatch: 3})
+	log.commit(ev(switchboard.AudienceOrg, 0, 0, 0, "before"))
+	mine := log.commit(ev(switchboard.AudienceConversation, 1, 5, 0, "a"))
+	for i := range 50 {
+		log.commit(ev(switchboard.AudienceConversation, 1, 6, 0, fmt.Sprint("other", i)))
+	}
+	log.commit(ev(switchboard.AudienceConversation, 1, 5, 0, "b"), ev(switchboard.AudienceConversation, 1, 5, 0, "c"),
+		ev(switchboard.AudienceConversation, 1, 5, 0, "d"))
+	last := log.commit(ev(switchboard.AudienceStaff, 1, 5, 0, "internal"))
+
+	s := subscribe(t, h, visitor5, mine[0].Pos-1)
+	wantTags(t, s, "a", "b", "c", "d")
+	ready := next(t, s)
+	if ready.Type != frameReady || ready.Pos != last[0].Pos {
+		t.Fatalf("after the replay: %+v, want ready at %d (the newest position)", ready, last[0].Pos)
+	}
+	if n := log.read.Load(); n != 4 {
+		t.Fatalf("the replay read %d events, want the visitor's 4", n)
+	}
 }

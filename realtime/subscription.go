@@ -132,13 +132,19 @@ func (s *Subscription) poll(ctx context.Context) ([]byte, error) {
 			if s.pageLast || s.cursor >= s.replayTo {
 				// Live frames cover everything after the position the hub had
 				// reached at registration, which is at most replayTo; those up
-				// to the cursor were just replayed and are skipped.
+				// to the cursor were just replayed and are skipped. A last
+				// page has shown everything up to replayTo at least, so the
+				// client is there even when the log skipped, for it, the
+				// events it may not see.
+				if s.pageLast {
+					s.cursor = max(s.cursor, s.replayTo)
+				}
 				s.page = nil
 				s.startAt(frameReady, s.cursor)
 				continue
 			}
 			rctx, cancel := context.WithTimeout(ctx, s.hub.opts.LogTimeout)
-			events, err := s.hub.log.EventsAfter(rctx, s.cursor, s.hub.opts.ReplayBatch)
+			events, err := s.readLog(rctx)
 			cancel()
 			if err != nil {
 				return nil, fmt.Errorf("realtime: replay after %d: %w", s.cursor, err)
@@ -164,6 +170,15 @@ func (s *Subscription) poll(ctx context.Context) ([]byte, error) {
 			}
 		}
 	}
+}
+
+// readLog reads the next page of the replay: only the events the client may
+// see when the log can filter them.
+func (s *Subscription) readLog(ctx context.Context) ([]switchboard.Event, error) {
+	if fl, ok := s.hub.log.(switchboard.FilteredEventLog); ok {
+		return fl.EventsFor(ctx, s.cursor, s.hub.opts.ReplayBatch, s.p.EventFilter())
+	}
+	return s.hub.log.EventsAfter(ctx, s.cursor, s.hub.opts.ReplayBatch)
 }
 
 // startAt queues the ready or resync frame and sets the position the client

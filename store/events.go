@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	sb "github.com/switchboard/switchboard"
@@ -10,13 +12,59 @@ import (
 
 var _ sb.EventLog = (*DB)(nil)
 
+var _ sb.FilteredEventLog = (*DB)(nil)
+
+const eventColumns = `pos, type, audience, inbox_id, conversation_id, contact_id, user_id, data, created_at`
+
 // EventsAfter returns up to limit committed events with Pos > after, in order.
 func (db *DB) EventsAfter(ctx context.Context, after int64, limit int) ([]sb.Event, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT pos, type, audience, inbox_id, conversation_id, contact_id, user_id, data, created_at
-		FROM events WHERE pos > $1 ORDER BY pos LIMIT $2`, after, limit)
+	return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE pos > $1 ORDER BY pos LIMIT $2`, after, limit)
+}
+
+// EventsFor returns up to limit committed events with Pos > after that f
+// lets through, in order. A visitor's read uses the events_contact index and
+// costs what the visitor missed; a staff member's scans the positions after
+// theirs but skips, inside the database, what they may not see.
+func (db *DB) EventsFor(ctx context.Context, after int64, limit int, f sb.EventFilter) ([]sb.Event, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	switch {
+	case f.ContactID != 0:
+		return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE contact_id = $1 AND contact_id <> 0 AND audience = 'conversation' AND pos > $2
+			ORDER BY pos LIMIT $3`, f.ContactID, after, limit)
+	case f.UserID == 0:
+		return nil, nil // neither a visitor nor staff: nothing
+	case f.AllInboxes:
+		return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
+			WHERE pos > $1 AND (audience <> 'user' OR user_id = $2) ORDER BY pos LIMIT $3`, after, f.UserID, limit)
+	}
+	// The inbox list becomes parameters: a staff member has a handful.
+	args := []any{after, f.UserID, limit}
+	inboxes := "NULL" // matches no event
+	if len(f.InboxIDs) > 0 {
+		var b strings.Builder
+		for i, id := range f.InboxIDs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			args = append(args, id)
+			fmt.Fprintf(&b, "$%d", len(args))
+		}
+		inboxes = b.String()
+	}
+	return db.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE pos > $1 AND (audience = 'org' OR (audience = 'user' AND user_id = $2)
+			OR (audience IN ('conversation', 'staff') AND inbox_id IN (`+inboxes+`)))
+		ORDER BY pos LIMIT $3`, args...)
+}
+
+func (db *DB) queryEvents(ctx context.Context, query string, args ...any) ([]sb.Event, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
