@@ -23,6 +23,7 @@ type Config struct {
 	LogLevel       string
 	ShutdownGrace  time.Duration
 	EventRetention time.Duration
+	PprofAddr      string
 
 	afterParse func()
 }
@@ -76,6 +77,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	duration(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long requests may take to finish on shutdown")
 	duration(&c.EventRetention, "event-retention", 72*time.Hour, "how long realtime events are kept for clients to resume")
+	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiling endpoint (127.0.0.1:6060); empty: none")
 	c.afterParse = func() {
 		c.AllowedOrigins = nil
 		for _, o := range strings.Split(origins, ",") {
@@ -93,6 +95,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 2048 {
 		return fmt.Errorf("--max-upload-mb must be between 1 and 2048")
+	}
+	if err := checkPprofAddr(c.PprofAddr); err != nil {
+		return err
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return fmt.Errorf("--database-url must be a postgres:// URL")

@@ -42,7 +42,9 @@ type Main struct {
 	srv  *http.Server
 	ln   net.Listener
 	stop context.CancelFunc
-	wg   sync.WaitGroup
+
+	pprofLn net.Listener
+	wg      sync.WaitGroup
 }
 
 // NewMain returns a program with default configuration, printing to out.
@@ -135,6 +137,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.log.Error("http server stopped", "err", err)
 		}
 	})
+	if c.PprofAddr != "" {
+		if err := m.servePprof(c.PprofAddr); err != nil {
+			return err
+		}
+	}
 	m.log.Info("switchboard ready", "addr", m.ln.Addr().String(), "database", m.db.Dialect(), "startup_ms", time.Since(start).Milliseconds())
 	fmt.Fprintf(m.out, "Switchboard is listening on http://%s\n", displayAddr(m.ln.Addr().String()))
 	return nil
@@ -179,6 +186,9 @@ func (m *Main) Close() error {
 		errs = append(errs, m.srv.Shutdown(ctx))
 	} else if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.pprofLn != nil {
+		m.pprofLn.Close()
 	}
 	if m.stop != nil {
 		m.stop()
