@@ -59,9 +59,16 @@ func (nopMetrics) Subscribers(int) {}
 
 // HubOptions configures a Hub; zero values take the defaults.
 type HubOptions struct {
-	// SendBuffer is how many frames may wait for one subscription before it
-	// is dropped as a slow consumer (default 256).
+	// SendBuffer is how many frames may wait for a visitor's subscription
+	// before it is dropped as a slow consumer (default 256).
 	SendBuffer int
+	// StaffSendBuffer is the same for staff (default 4096). A staff socket
+	// carries every event of the user's inboxes — an agent with ten busy
+	// chats receives hundreds of frames a second — so when the server is
+	// starved of CPU for a moment its queue fills far sooner than a
+	// visitor's; staff connections are few, and the queue holds pointers
+	// to frames shared with other subscribers (BENCHMARKS.md, finding 5).
+	StaffSendBuffer int
 	// ReplayBatch is how many events one log query reads (default 500).
 	ReplayBatch int
 	// PollInterval is how often the hub asks the log whether it missed
@@ -82,6 +89,9 @@ type HubOptions struct {
 func (o HubOptions) withDefaults() HubOptions {
 	if o.SendBuffer <= 0 {
 		o.SendBuffer = 256
+	}
+	if o.StaffSendBuffer <= 0 {
+		o.StaffSendBuffer = 4096
 	}
 	if o.ReplayBatch <= 0 {
 		o.ReplayBatch = 500

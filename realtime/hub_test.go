@@ -293,7 +293,7 @@ func TestHubResumeWhilePublishing(t *testing.T) {
 func TestHubSlowConsumer(t *testing.T) {
 	log := &memLog{}
 	metrics := newTestMetrics()
-	h := startHub(t, log, HubOptions{SendBuffer: 4, Metrics: metrics})
+	h := startHub(t, log, HubOptions{SendBuffer: 4, StaffSendBuffer: 4, Metrics: metrics})
 	slow := subscribe(t, h, admin, 0)
 	fast := subscribe(t, h, agent1, 0)
 	next(t, fast)
@@ -418,5 +418,30 @@ func TestHubFilteredReplay(t *testing.T) {
 	}
 	if n := log.read.Load(); n != 4 {
 		t.Fatalf("the replay read %d events, want the visitor's 4", n)
+	}
+}
+
+// TestHubSendBuffers: staff subscriptions may queue more frames than
+// visitors' before they are dropped as slow consumers.
+func TestHubSendBuffers(t *testing.T) {
+	log := &memLog{}
+	metrics := newTestMetrics()
+	h := startHub(t, log, HubOptions{SendBuffer: 3, StaffSendBuffer: 6, Metrics: metrics})
+	staff := subscribe(t, h, agent1, 0)
+	visitor := subscribe(t, h, visitor5, 0)
+	for i := range 5 { // neither reads
+		h.Publish(log.commit(ev(conv, 1, 5, 0, fmt.Sprint(i))))
+	}
+	metrics.waitFor(t, "the visitor dropped", func(m *testMetrics) bool { return m.slow == 1 })
+	if _, err := visitor.Next(context.Background()); !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("visitor: %v, want ErrSlowConsumer", err)
+	}
+	next(t, staff) // ready
+	wantTags(t, staff, "0", "1", "2", "3", "4")
+	metrics.mu.Lock()
+	slow := metrics.slow
+	metrics.mu.Unlock()
+	if slow != 1 {
+		t.Fatal("the staff subscription was dropped too")
 	}
 }

@@ -197,7 +197,7 @@ func TestServerResync(t *testing.T) {
 }
 
 func TestServerSlowConsumer(t *testing.T) {
-	e := newEnv(t, HubOptions{SendBuffer: 4}, ServerOptions{})
+	e := newEnv(t, HubOptions{SendBuffer: 4, StaffSendBuffer: 4}, ServerOptions{})
 	slow, _ := e.connect(t, "sba_admin", 0)
 	fast, _ := e.connect(t, "sbv_visitor5", 0)
 

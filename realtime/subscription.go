@@ -72,6 +72,9 @@ func newSubscription(h *Hub, p *switchboard.Principal, notify func()) *Subscript
 		notify: notify,
 		done:   make(chan struct{}),
 	}
+	if p.IsStaff() {
+		s.limit = h.opts.StaffSendBuffer
+	}
 	if notify == nil {
 		s.wake = make(chan struct{}, 1)
 	}
