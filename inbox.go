@@ -1,6 +1,8 @@
 package switchboard
 
 import (
+	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -48,7 +50,51 @@ type InboxSettings struct {
 	WaitingIdleSec     int           `json:"waiting_idle_sec"`
 	MaxMissedOffers    int           `json:"max_missed_offers"`
 	BusinessHours      BusinessHours `json:"business_hours"`
-	AllowedOrigins     []string      `json:"allowed_origins"` // for the widget; empty: any
+	AllowedOrigins     []string      `json:"allowed_origins"` // for the widget; empty: any (AllowsOrigin)
+}
+
+// AllowsOrigin reports whether the widget of an inbox may be used from a web
+// page of origin (what its browser sends in Origin): any page when
+// AllowedOrigins is empty, else only those listed. Origins match by scheme,
+// host and port, case-insensitively; a default port and a trailing slash
+// make no difference. The opaque origin "null" never matches a list.
+func (s InboxSettings) AllowsOrigin(origin string) bool {
+	if len(s.AllowedOrigins) == 0 {
+		return true
+	}
+	o, ok := NormalizeOrigin(origin)
+	if !ok {
+		return false
+	}
+	for _, allowed := range s.AllowedOrigins {
+		if a, ok := NormalizeOrigin(allowed); ok && a == o {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeOrigin returns a web origin as browsers write it:
+// scheme://host[:port], in lower case, without the scheme's default port or
+// a trailing slash. ok is false for anything that is not an http or https
+// origin (a path, a query, user info, "null").
+func NormalizeOrigin(s string) (string, bool) {
+	u, err := url.Parse(strings.TrimSuffix(strings.TrimSpace(s), "/"))
+	if err != nil || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme != "http" && scheme != "https") || host == "" {
+		return "", false
+	}
+	if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		port = ""
+	}
+	if port != "" || strings.Contains(host, ":") {
+		// JoinHostPort brackets IPv6 addresses; an empty port is trimmed below.
+		host = strings.TrimSuffix(net.JoinHostPort(host, port), ":")
+	}
+	return scheme + "://" + host, true
 }
 
 // BusinessHours is a weekly schedule in a time zone, with holidays (R7).
@@ -125,7 +171,26 @@ func (s *InboxSettings) Validate() error {
 	if len(s.Greeting) > 1000 || len(s.OutOfHoursMessage) > 1000 {
 		return Errorf(EINVALID, "Greeting and out-of-hours message must be at most 1000 characters.")
 	}
+	if err := s.normalizeOrigins(); err != nil {
+		return err
+	}
 	return s.BusinessHours.Validate()
+}
+
+// normalizeOrigins checks the allowed origins and stores them the way
+// browsers send them, so that what an admin reads back is what is matched.
+func (s *InboxSettings) normalizeOrigins() error {
+	if len(s.AllowedOrigins) > 100 {
+		return Errorf(EINVALID, "At most 100 allowed origins.")
+	}
+	for i, o := range s.AllowedOrigins {
+		n, ok := NormalizeOrigin(o)
+		if !ok || len(o) > 300 {
+			return Errorf(EINVALID, "Allowed origin %.300q is not an origin such as https://www.example.com (scheme and host, no path).", o)
+		}
+		s.AllowedOrigins[i] = n
+	}
+	return nil
 }
 
 // Validate checks a business-hours schedule.

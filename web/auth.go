@@ -102,7 +102,21 @@ func (s *Server) authVisitor(r *http.Request) (*sb.Principal, error) {
 	if !strings.HasPrefix(tok, app.PrefixVisitor) {
 		return nil, errWrongToken
 	}
-	return s.svc.AuthenticateVisitor(r.Context(), tok)
+	return authenticateVisitor(r.Context(), s.svc, tok)
+}
+
+// authenticateVisitor turns a visitor token into a principal, REST and
+// WebSocket alike, and refuses it to a page of another site that an inbox
+// of the visitor's conversations does not allow (allowed_origins).
+func authenticateVisitor(ctx context.Context, svc *app.Service, token string) (*sb.Principal, error) {
+	p, err := svc.AuthenticateVisitor(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.CheckVisitorOrigin(ctx, p, foreignOrigin(ctx)); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func safeMethod(m string) bool {
@@ -337,13 +351,16 @@ func (a Authenticator) AuthenticateRequest(r *http.Request) (*sb.Principal, bool
 }
 
 // AuthenticateToken implements realtime.Authenticator: an API token (sba_…)
-// or a visitor token (sbv_…).
+// or a visitor token (sbv_…). ctx is the upgrade request's, so a visitor is
+// checked against the Origin of the page that opened the WebSocket, as on
+// REST. The check is made at hello: an open connection keeps it until it
+// reconnects.
 func (a Authenticator) AuthenticateToken(ctx context.Context, token string) (*sb.Principal, error) {
 	switch {
 	case strings.HasPrefix(token, app.PrefixAPI):
 		return a.svc.AuthenticateAPIToken(ctx, token)
 	case strings.HasPrefix(token, app.PrefixVisitor):
-		return a.svc.AuthenticateVisitor(ctx, token)
+		return authenticateVisitor(ctx, a.svc, token)
 	}
 	return nil, sb.Errorf(sb.EUNAUTHORIZED, "The token is not valid.")
 }

@@ -317,6 +317,9 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestWidgetCORS(t *testing.T) {
 	env := webtest.New(t, webtest.Options{})
+	// A widget inbox that any site may embed: without one, no page may
+	// use the widget API and preflights are refused (origins_test.go).
+	env.Inbox(t, "Shop")
 	req, _ := http.NewRequest("OPTIONS", env.URL+"/api/v1/widget/visitors", nil)
 	req.Header.Set("Origin", "https://shop.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")

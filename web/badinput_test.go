@@ -144,6 +144,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"user with unknown role", rawRequest{"POST", "/api/v1/users", js, []byte(`{"email":"x@example.com","name":"X","role":"god","password":"long enough password"}`), adminAuth}, 400, sb.EINVALID},
 		{"inbox with unknown setting", rawRequest{"POST", "/api/v1/inboxes", js, []byte(`{"name":"X","settings":{"admin":true}}`), adminAuth}, 400, sb.EINVALID},
 		{"inbox with wrong setting type", rawRequest{"PATCH", fmt.Sprintf("/api/v1/inboxes/%d", inbox.ID), js, []byte(`{"settings":{"chat_limit":"lots"}}`), adminAuth}, 400, sb.EINVALID},
+		{"inbox with an origin that is a URL", rawRequest{"POST", "/api/v1/inboxes", js, []byte(`{"name":"X","settings":{"allowed_origins":["https://shop.example/support"]}}`), adminAuth}, 400, sb.EINVALID},
+		{"inbox with an origin without a scheme", rawRequest{"PATCH", fmt.Sprintf("/api/v1/inboxes/%d", inbox.ID), js, []byte(`{"settings":{"allowed_origins":["shop.example"]}}`), adminAuth}, 400, sb.EINVALID},
 		{"bad path id", rawRequest{"GET", "/api/v1/conversations/abc", "", nil, staff}, 400, sb.EINVALID},
 		{"bad limit", rawRequest{"GET", "/api/v1/conversations?limit=lots", "", nil, staff}, 400, sb.EINVALID},
 		{"bad status filter", rawRequest{"GET", "/api/v1/conversations?status=deleted", "", nil, staff}, 400, sb.EINVALID},

@@ -99,6 +99,8 @@ func matrixRows() []matrixRow {
 	return append(routingRows(), []matrixRow{
 		{method: "GET", pattern: "/healthz", want: everyone},
 		{method: "GET", pattern: "/readyz", want: everyone},
+		// Every persona calls from 127.0.0.1, and /metrics serves this host
+		// whatever its credentials; others need the metrics token (TestMetricsAccess).
 		{method: "GET", pattern: "/metrics", want: everyone},
 		{method: "GET", pattern: "/api/v1/openapi.json", want: everyone},
 		{method: "GET", pattern: "/widget.js", want: everyone},

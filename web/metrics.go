@@ -1,13 +1,17 @@
 package web
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	sb "github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/realtime"
 )
 
@@ -90,6 +94,55 @@ func (m *Metrics) Subscribers(n int) { m.subs.Set(float64(n)) }
 // handler serves the registry in the Prometheus text format.
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
+}
+
+var (
+	errMetricsRefused = sb.Errorf(sb.EFORBIDDEN, "/metrics is served to this host only, or with Authorization: Bearer and the metrics token (--metrics-token).")
+	errMetricsToken   = sb.Errorf(sb.EUNAUTHORIZED, "The metrics token is wrong.")
+)
+
+// metricsAccess decides who may read /metrics. The figures tell how busy
+// the server is and which routes are called: they are for the operator's
+// scraper, not for the Internet. A request straight from this host may;
+// from anywhere else, a request bearing the configured metrics token.
+func (s *Server) metricsAccess(r *http.Request) error {
+	if fromThisHost(r) {
+		return nil
+	}
+	tok, present, err := bearer(r)
+	switch {
+	case err != nil:
+		return err
+	case !present || s.cfg.MetricsToken == "":
+		return errMetricsRefused
+	case !sameSecret(tok, s.cfg.MetricsToken):
+		return errMetricsToken
+	}
+	return nil
+}
+
+// sameSecret compares in constant time; hashing first hides the length too.
+func sameSecret(got, want string) bool {
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// forwardingHeaders are what reverse proxies add to the requests they pass on.
+var forwardingHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"}
+
+// fromThisHost reports whether a request comes straight from this host: its
+// peer (r.RemoteAddr, never a header) is a loopback address and it carries no
+// proxy's forwarding headers. Behind a reverse proxy on the same host every
+// request's peer is loopback; the headers the proxy adds tell its requests
+// apart. A proxy that adds none must block /metrics itself.
+func fromThisHost(r *http.Request) bool {
+	for _, h := range forwardingHeaders {
+		if len(r.Header.Values(h)) > 0 {
+			return false
+		}
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && peer.Addr().Unmap().IsLoopback()
 }
 
 // observe records one answered request. route is the route's pattern, so

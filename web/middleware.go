@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchboard/switchboard/app"
 )
 
 // Security headers sent with every response. Attachments replace the CSP
@@ -142,17 +145,19 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if strings.HasPrefix(r.URL.Path, "/api/v1/widget/") && corsPreflight(w, r) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/widget/") && (s.refusePreflight(w, r) || corsPreflight(w, r)) {
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// corsPreflight adds the widget API's CORS headers: any site may embed the
-// widget, and no credentials are involved (visitors send their token in
-// Authorization), so the Origin is echoed and cookies are never allowed.
-// It answers preflight requests itself and reports whether it did.
+// corsPreflight adds the widget API's CORS headers: the sites that embed
+// the widget call it, and no credentials are involved (visitors send their
+// token in Authorization), so the Origin is echoed and cookies are never
+// allowed. An inbox's allowed origins are checked once the request names
+// the inbox (refusals withdraw these headers: withdrawCORS). It answers
+// preflight requests itself and reports whether it did.
 func corsPreflight(w http.ResponseWriter, r *http.Request) bool {
 	h := w.Header()
 	h.Add("Vary", "Origin")
@@ -162,7 +167,7 @@ func corsPreflight(w http.ResponseWriter, r *http.Request) bool {
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+	if !isPreflight(r) {
 		h.Set("Access-Control-Expose-Headers", "Content-Disposition, Content-Length")
 		return false
 	}
@@ -173,6 +178,40 @@ func corsPreflight(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// refusePreflight answers a widget API preflight from a page that no widget
+// inbox may be used from with 403 and no CORS headers, so the browser never
+// sends the request; it reports whether it did. A preflight carries neither
+// the inbox nor the visitor's token: whether this inbox allows the origin
+// is decided on the request itself.
+func (s *Server) refusePreflight(w http.ResponseWriter, r *http.Request) bool {
+	origin := foreignOrigin(r.Context())
+	if origin == "" || !isPreflight(r) {
+		return false
+	}
+	allowed, err := s.svc.WidgetAllowsOrigin(r.Context(), origin)
+	if err == nil && allowed {
+		return false
+	}
+	if err == nil {
+		err = app.ErrOriginNotAllowed
+	}
+	w.Header().Add("Vary", "Origin")
+	s.writeError(w, r, err)
+	return true
+}
+
+// withdrawCORS removes what corsPreflight granted, from the answer to a
+// request whose origin its inbox refused: the page may not read it.
+func withdrawCORS(h http.Header) {
+	h.Del("Access-Control-Allow-Origin")
+	h.Del("Access-Control-Expose-Headers")
+	h.Del("Cross-Origin-Resource-Policy")
+}
+
 // setDeadlines replaces the connection's read and write deadlines for this
 // request; the zero time removes them.
 func setDeadlines(w http.ResponseWriter, read, write time.Time) {
@@ -181,18 +220,27 @@ func setDeadlines(w http.ResponseWriter, read, write time.Time) {
 	_ = rc.SetWriteDeadline(write)
 }
 
-type addrKey struct{}
+// caller is where a request comes from, as withCaller found it.
+type caller struct {
+	addr   string // the client's address (clientAddrOf)
+	origin string // the Origin of a request from another site's page (foreignOriginOf)
+}
 
-// withClientAddr puts the client's address in the request context: the
-// peer's address, or, when the peer is a trusted proxy, the address it
-// reports in X-Forwarded-For. Client-supplied headers are ignored otherwise.
-func (s *Server) withClientAddr(next http.Handler) http.Handler {
+type callerKey struct{}
+
+// withCaller puts the client's address and the Origin of a cross-origin
+// request in the request context. The WebSocket endpoint keeps the context
+// of its upgrade request, so hello's authentication sees them too.
+func (s *Server) withCaller(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := s.clientAddrOf(r)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), addrKey{}, addr)))
+		c := caller{addr: s.clientAddrOf(r), origin: foreignOriginOf(r)}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }
 
+// clientAddrOf returns the client's address: the peer's address, or, when
+// the peer is a trusted proxy, the address it reports in X-Forwarded-For.
+// Client-supplied headers are ignored otherwise.
 func (s *Server) clientAddrOf(r *http.Request) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
@@ -227,8 +275,29 @@ func (s *Server) trusted(a netip.Addr) bool {
 	return false
 }
 
-// clientAddr returns the client address withClientAddr found.
+// foreignOriginOf returns the Origin of a request made by a page of another
+// site, and "" for the server's own pages (the workspace, the demo page) and
+// for callers that send no Origin (servers, curl): an inbox's allowed
+// origins only concern the sites that embed the widget.
+func foreignOriginOf(r *http.Request) string {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		return ""
+	}
+	return origin
+}
+
+// clientAddr returns the client address withCaller found.
 func clientAddr(ctx context.Context) string {
-	a, _ := ctx.Value(addrKey{}).(string)
-	return a
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c.addr
+}
+
+// foreignOrigin returns the cross-origin Origin withCaller found, or "".
+func foreignOrigin(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c.origin
 }

@@ -32,6 +32,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *sb.Principal)
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *sb.Principal) error {
+	if err := s.metricsAccess(r); err != nil {
+		return err
+	}
 	s.metrics.handler().ServeHTTP(w, r)
 	return nil
 }

@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/app"
 )
 
 // access is who may call a route, and how they prove it.
@@ -142,7 +144,8 @@ func (s *Server) routeTable() []route {
 		{"POST", v1 + "/blocks", staff, s.createBlock},
 		{"DELETE", v1 + "/blocks/{id}", staff, s.deleteBlock},
 
-		// The widget's visitor API (CORS-enabled, no cookies).
+		// The widget's visitor API (CORS-enabled, no cookies; an inbox's
+		// allowed origins are checked in widget.go and authVisitor).
 		{"GET", v1 + "/widget/inboxes/{id}", public, s.widgetInbox},
 		{"POST", v1 + "/widget/visitors", public, s.createVisitor},
 		{"PATCH", v1 + "/widget/me", visitor, s.updateVisitor},
@@ -187,6 +190,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		if err == nil {
 			err = rt.handle(w, r, p)
+		}
+		if errors.Is(err, app.ErrOriginNotAllowed) {
+			withdrawCORS(w.Header())
 		}
 		if err != nil && rt.access == page {
 			s.pageError(w, r, err)

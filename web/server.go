@@ -43,6 +43,10 @@ type Config struct {
 	// NewVisitors limits widget visitors created per client address
 	// (default 30 at once, then one every 2 s).
 	NewVisitors app.Limit
+	// MetricsToken, when set, lets a request with Authorization: Bearer
+	// and this token read /metrics from anywhere. Without it, only
+	// requests straight from this host may (see metricsAccess).
+	MetricsToken string
 }
 
 func (c Config) withDefaults() Config {
@@ -94,7 +98,7 @@ func New(cfg Config, svc *app.Service, ws http.Handler, metrics *Metrics, log *s
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.handler = s.observe(s.withClientAddr(s.secure(mux)))
+	s.handler = s.observe(s.withCaller(s.secure(mux)))
 	return s
 }
 

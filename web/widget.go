@@ -12,6 +12,9 @@ func (s *Server) widgetInbox(w http.ResponseWriter, r *http.Request, _ *sb.Princ
 	if err != nil {
 		return err
 	}
+	if err := s.svc.CheckWidgetOrigin(r.Context(), id, foreignOrigin(r.Context())); err != nil {
+		return err
+	}
 	in, err := s.svc.PublicInbox(r.Context(), id)
 	if err != nil {
 		return err
@@ -31,6 +34,11 @@ func (s *Server) createVisitor(w http.ResponseWriter, r *http.Request, _ *sb.Pri
 	}
 	if req.InboxID <= 0 {
 		return sb.Errorf(sb.EINVALID, "inbox_id is required.")
+	}
+	// Checked before the rate limit: a refused request takes nothing from
+	// the address's allowance.
+	if err := s.svc.CheckWidgetOrigin(r.Context(), req.InboxID, foreignOrigin(r.Context())); err != nil {
+		return err
 	}
 	if !s.visitors.Take(clientAddr(r.Context())) {
 		return sb.Errorf(sb.ERATELIMIT, "Too many new visitors from your address. Try again in a minute.")
@@ -93,6 +101,11 @@ func (s *Server) startConversation(w http.ResponseWriter, r *http.Request, p *sb
 	}
 	if req.InboxID <= 0 {
 		return sb.Errorf(sb.EINVALID, "inbox_id is required.")
+	}
+	// The visitor's own inboxes were checked with their token (authVisitor);
+	// the one they start a conversation in may be another.
+	if err := s.svc.CheckWidgetOrigin(r.Context(), req.InboxID, foreignOrigin(r.Context())); err != nil {
+		return err
 	}
 	c, m, created, err := s.svc.StartConversation(r.Context(), p, req.InboxID, req.Body, req.ClientID)
 	if err != nil {

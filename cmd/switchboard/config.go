@@ -16,6 +16,7 @@ type Config struct {
 	DatabaseURL    string
 	NATSURL        string
 	AllowedOrigins []string
+	MetricsToken   string
 	MaxUploadMB    int
 	SecureCookies  bool
 	Demo           bool
@@ -70,6 +71,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	str(&c.NATSURL, "nats-url", "", "NATS URL for a cluster (nats://…); empty: single node")
 	var origins string
 	str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open staff WebSockets")
+	str(&c.MetricsToken, "metrics-token", "", "bearer token that lets scrapers on other hosts read /metrics; empty: this host only")
 	integer(&c.MaxUploadMB, "max-upload-mb", 25, "attachment size limit in MB")
 	boolean(&c.SecureCookies, "secure-cookies", false, "mark session cookies Secure (set behind a TLS proxy)")
 	boolean(&c.Demo, "demo", false, "load a demo organisation and serve /demo")

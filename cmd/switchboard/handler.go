@@ -19,5 +19,6 @@ func (m *Main) buildHandler(demo demoData, metrics *web.Metrics) http.Handler {
 		AllowedOrigins: m.Config.AllowedOrigins,
 		SecureCookies:  m.Config.SecureCookies,
 		DemoInboxID:    demo.InboxID,
+		MetricsToken:   m.Config.MetricsToken,
 	}, m.svc, m.ws, metrics, m.log)
 }
