@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -91,6 +93,74 @@ func TestEventsFor(t *testing.T) {
 			if name != "admin" && len(want) == len(all) {
 				t.Errorf("%s may see every event: the random events do not test the filter", name)
 			}
+		}
+	})
+}
+
+// TestGroupCommitIsolatesFailures: writes queued together share a commit on
+// SQLite, each in its own savepoint; the ones that fail leave nothing, the
+// others all commit with their events, in queue order.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const n = 40
+		ids := make([]int64, n)
+		waits := make([]func() error, n)
+		for i := range n {
+			waits[i] = db.QueueWrite(ctx, func(tx *store.Tx) error {
+				c := &sb.Contact{Name: fmt.Sprintf("contact %d", i)}
+				if err := tx.CreateContact(c); err != nil {
+					return err
+				}
+				ids[i] = c.ID
+				e := sb.NewEvent("test", sb.AudienceOrg, map[string]int{"i": i})
+				tx.Emit(e)
+				if i%3 == 1 {
+					return sb.Errorf(sb.ECONFLICT, "job %d fails after writing", i)
+				}
+				return nil
+			})
+		}
+		var last int64
+		for i, wait := range waits {
+			err := wait()
+			if (err != nil) != (i%3 == 1) {
+				t.Fatalf("job %d: %v", i, err)
+			}
+			// A failed job's id may be taken by a later job (SQLite reuses
+			// rowids), so the name tells whose contact it is.
+			c, cerr := db.Contact(ctx, ids[i])
+			mine := cerr == nil && c.Name == fmt.Sprintf("contact %d", i)
+			switch {
+			case i%3 == 1 && mine:
+				t.Fatalf("failed job %d left its contact %d", i, ids[i])
+			case i%3 == 1 && cerr != nil && sb.ErrorCode(cerr) != sb.ENOTFOUND:
+				t.Fatal(cerr)
+			case i%3 != 1 && !mine:
+				t.Fatalf("job %d's contact %d: %+v %v", i, ids[i], c, cerr)
+			case i%3 != 1:
+				if ids[i] <= last {
+					t.Fatalf("job %d's contact %d not after %d: not in queue order", i, ids[i], last)
+				}
+				last = ids[i]
+			}
+		}
+		events, err := db.EventsAfter(ctx, 0, 100000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := 0
+		for _, e := range events {
+			if e.Type == "test" {
+				var d struct{ I int }
+				if err := json.Unmarshal(e.Data, &d); err != nil || d.I%3 == 1 {
+					t.Fatalf("event %s of a failed job", e.Data)
+				}
+				seen++
+			}
+		}
+		if want := n - (n+1)/3; seen != want {
+			t.Fatalf("%d events, want %d", seen, want)
 		}
 	})
 }

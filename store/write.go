@@ -164,7 +164,7 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache,
 			errs[i] = err
 			continue
 		}
-		if _, err := conn.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if _, err := stmts.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 			errs[i] = err
 			continue
 		}
@@ -175,7 +175,7 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache,
 		}
 		if err != nil {
 			errs[i] = err
-			if _, rerr := conn.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
+			if _, rerr := stmts.ExecContext(ctx, "ROLLBACK TO job"); rerr != nil {
 				conn.ExecContext(ctx, "ROLLBACK")
 				fail(fmt.Errorf("rollback savepoint: %w", rerr))
 				return
@@ -183,7 +183,7 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache,
 		} else {
 			job.events = tx.events
 		}
-		if _, err := conn.ExecContext(ctx, "RELEASE job"); err != nil {
+		if _, err := stmts.ExecContext(ctx, "RELEASE job"); err != nil {
 			conn.ExecContext(ctx, "ROLLBACK")
 			fail(fmt.Errorf("release savepoint: %w", err))
 			return
