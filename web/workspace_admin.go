@@ -491,6 +491,14 @@ func (v *settingsView) Minutes(sec int) int { return sec / 60 }
 // IsMember reports whether a user is a member of the inbox being edited.
 func (v *settingsView) IsMember(id int64) bool { return slices.Contains(v.Members, id) }
 
+// AllowedOrigins lists the sites that may embed the inbox's widget, one per line.
+func (v *settingsView) AllowedOrigins() string {
+	if v.Inbox == nil {
+		return ""
+	}
+	return strings.Join(v.Inbox.Settings.AllowedOrigins, "\n")
+}
+
 // Holidays lists the inbox's holidays for the text field.
 func (v *settingsView) Holidays() string {
 	if v.Inbox == nil {

@@ -141,3 +141,25 @@ func TestWorkspacePagesRender(t *testing.T) {
 		t.Errorf("a missing chat: status %d, want a 404 page", status)
 	}
 }
+
+// The inbox settings show the sites allowed to embed the widget, one per
+// line, for the form to send back as allowed_origins.
+func TestWorkspaceInboxAllowedOrigins(t *testing.T) {
+	env := webtest.New(t, webtest.Options{})
+	inbox := env.Inbox(t, "Shop")
+	admin := env.User(t, sb.RoleAdmin, true, inbox.ID)
+	ctx := context.Background()
+	if _, err := env.TokenClient(t, admin).Do(ctx, "PATCH", fmt.Sprintf("/api/v1/inboxes/%d", inbox.ID),
+		map[string]any{"settings": map[string]any{"allowed_origins": []string{"https://shop.example", "http://localhost:3000"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	status, _, body := pageAs(t, env, admin, fmt.Sprintf("/app/settings/inboxes?inbox=%d", inbox.ID))
+	if status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	want := `name="allowed_origins" rows="2" spellcheck="false" placeholder="https://shop.example">https://shop.example` + "\n" + `http://localhost:3000</textarea>`
+	if !strings.Contains(body, want) {
+		i := strings.Index(body, `name="allowed_origins"`)
+		t.Fatalf("the allowed sites field is not filled in: %.300s", body[max(i, 0):])
+	}
+}

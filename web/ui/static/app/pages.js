@@ -44,7 +44,8 @@ function hoursJSON(form) {
     weekly.push({ weekday: Number(row.dataset.weekday), start: sh * 60 + sm, end: eh * 60 + em });
   }
   const num = (n) => Number(form.elements[n].value);
-  const holidays = form.elements.holidays.value.split(/[\s,]+/).filter(Boolean);
+  const list = (n) => form.elements[n].value.split(/[\s,]+/).filter(Boolean);
+  const holidays = list('holidays');
   const settings = {
     greeting: form.elements.greeting.value,
     out_of_hours_message: form.elements.out_of_hours_message.value,
@@ -54,6 +55,7 @@ function hoursJSON(form) {
     assigned_idle_sec: num('assigned_idle_min') * 60,
     waiting_idle_sec: num('waiting_idle_min') * 60,
     business_hours: { time_zone: form.elements.time_zone.value, weekly, holidays },
+    allowed_origins: list('allowed_origins'),
   };
   return { name: form.elements.name.value, settings };
 }
