@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -25,8 +26,9 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	EventRetention time.Duration
 	PprofAddr      string
+	TrustedProxies []netip.Prefix
 
-	afterParse func()
+	afterParse func() error
 }
 
 // envName maps a flag name to its environment variable: --data-dir → SWITCHBOARD_DATA_DIR.
@@ -71,6 +73,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	str(&c.NATSURL, "nats-url", "", "NATS URL for a cluster (nats://…); empty: single node")
 	var origins string
 	str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open staff WebSockets")
+	var proxies string
+	str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
 	str(&c.MetricsToken, "metrics-token", "", "bearer token that lets scrapers on other hosts read /metrics; empty: this host only")
 	integer(&c.MaxUploadMB, "max-upload-mb", 25, "attachment size limit in MB")
 	boolean(&c.SecureCookies, "secure-cookies", false, "mark session cookies Secure (set behind a TLS proxy)")
@@ -80,20 +84,47 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	duration(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long requests may take to finish on shutdown")
 	duration(&c.EventRetention, "event-retention", 72*time.Hour, "how long realtime events are kept for clients to resume")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiling endpoint (127.0.0.1:6060); empty: none")
-	c.afterParse = func() {
+	c.afterParse = func() error {
+		var err error
+		if c.TrustedProxies, err = parseProxies(proxies); err != nil {
+			return err
+		}
 		c.AllowedOrigins = nil
 		for _, o := range strings.Split(origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
 				c.AllowedOrigins = append(c.AllowedOrigins, o)
 			}
 		}
+		return nil
 	}
+}
+
+// parseProxies reads --trusted-proxies: addresses (a /32 or /128) and CIDR ranges.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // validate checks the parsed configuration.
 func (c *Config) validate() error {
 	if c.afterParse != nil {
-		c.afterParse()
+		if err := c.afterParse(); err != nil {
+			return err
+		}
 	}
 	if c.MaxUploadMB < 1 || c.MaxUploadMB > 2048 {
 		return fmt.Errorf("--max-upload-mb must be between 1 and 2048")

@@ -20,5 +20,6 @@ func (m *Main) buildHandler(demo demoData, metrics *web.Metrics) http.Handler {
 		SecureCookies:  m.Config.SecureCookies,
 		DemoInboxID:    demo.InboxID,
 		MetricsToken:   m.Config.MetricsToken,
+		TrustedProxies: m.Config.TrustedProxies,
 	}, m.svc, m.ws, metrics, m.log)
 }
