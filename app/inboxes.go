@@ -217,20 +217,30 @@ func (s *Service) UpdateDepartment(ctx context.Context, p *sb.Principal, id int6
 	if !p.IsAdmin() {
 		return nil, errAdminOnly
 	}
-	d, err := s.db.Department(ctx, id)
+	// Read, patch and write in one transaction, the row locked: two admins
+	// changing different fields at once both keep their change.
+	var d *sb.Department
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if d, err = tx.Department(id); err != nil {
+			return err
+		}
+		if patch.Name != nil {
+			d.Name = *patch.Name
+		}
+		if patch.MemberIDs != nil {
+			d.MemberIDs = *patch.MemberIDs
+		}
+		if err := tx.UpdateDepartment(d); err != nil {
+			return err
+		}
+		d, err = tx.Department(id)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if patch.Name != nil {
-		d.Name = *patch.Name
-	}
-	if patch.MemberIDs != nil {
-		d.MemberIDs = *patch.MemberIDs
-	}
-	if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateDepartment(d) }); err != nil {
-		return nil, err
-	}
-	return s.db.Department(ctx, id)
+	return d, nil
 }
 
 // DeleteDepartment removes a department (admins); its conversations keep no department.

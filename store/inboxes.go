@@ -116,14 +116,25 @@ func scanDepartment(ctx context.Context, q querier, row interface{ Scan(...any) 
 	return &d, nil
 }
 
-// Department returns a department with its member ids.
-func (db *DB) Department(ctx context.Context, id int64) (*sb.Department, error) {
-	d, err := scanDepartment(ctx, db.read, db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM departments WHERE id = $1`, id))
+func getDepartment(ctx context.Context, q querier, id int64, lock string) (*sb.Department, error) {
+	d, err := scanDepartment(ctx, q, q.QueryRowContext(ctx, `SELECT id, name, created_at FROM departments WHERE id = $1`+lock, id))
 	if err != nil {
 		return nil, notFound(err, "Department")
 	}
-	d.MemberIDs, err = ids(ctx, db.read, `SELECT user_id FROM department_members WHERE department_id = $1 ORDER BY user_id`, id)
+	d.MemberIDs, err = ids(ctx, q, `SELECT user_id FROM department_members WHERE department_id = $1 ORDER BY user_id`, id)
 	return d, err
+}
+
+// Department returns a department with its member ids.
+func (db *DB) Department(ctx context.Context, id int64) (*sb.Department, error) {
+	return getDepartment(ctx, db.read, id, "")
+}
+
+// Department returns a department with its member ids inside the
+// transaction, locking its row on PostgreSQL: every change of a department
+// locks it first, so a read-modify-write here loses no concurrent edit.
+func (tx *Tx) Department(id int64) (*sb.Department, error) {
+	return getDepartment(tx.ctx, tx.q, id, tx.d.forUpdate)
 }
 
 // Departments lists departments with their member ids.
