@@ -69,7 +69,13 @@ func (b *Block) Validate() error {
 	switch b.Kind {
 	case BlockEmail:
 		b.Value = NormalizeEmail(b.Value)
-	case BlockPhone, BlockVisitor:
+	case BlockPhone:
+		phone, err := NormalizePhone(b.Value)
+		if err != nil {
+			return err
+		}
+		b.Value = phone
+	case BlockVisitor:
 		b.Value = strings.TrimSpace(b.Value)
 	default:
 		return Errorf(EINVALID, "Block kind must be email, phone or visitor.")
@@ -82,3 +88,37 @@ func (b *Block) Validate() error {
 	}
 	return nil
 }
+
+// NormalizePhone returns a phone number in the one form blocks are stored and
+// matched in (C12), so that "+44 20 7946 0000", "+442079460000" and
+// "0044 (0)20 7946-0000" are the same number: spaces, dashes, dots and
+// parentheses go, an international "00" prefix becomes "+", and the "(0)"
+// that some countries write after their code is dropped. What is left must be
+// 3 to 15 digits (E.164 allows 15), after an optional "+"; anything else is
+// invalid. A national number ("020 7946 0000") stays national: telling its
+// country would take a numbering-plan library, and a channel reports senders
+// in international form anyway. Migration 006 wrote the blocks stored before
+// in this form; change both together.
+func NormalizePhone(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	if strings.HasPrefix(n, "+") || strings.HasPrefix(n, "00") {
+		n = strings.ReplaceAll(n, "(0)", "")
+	}
+	n = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\u00a0', '-', '.', '(', ')':
+			return -1
+		}
+		return r
+	}, n)
+	if strings.HasPrefix(n, "00") {
+		n = "+" + n[2:]
+	}
+	digits := strings.TrimPrefix(n, "+")
+	if len(digits) < 3 || len(digits) > 15 || strings.ContainsFunc(digits, notDigit) {
+		return "", Errorf(EINVALID, "%.40q is not a phone number: use digits, with + or 00 before the country code.", s)
+	}
+	return n, nil
+}
+
+func notDigit(r rune) bool { return r < '0' || r > '9' }

@@ -40,6 +40,18 @@ func OpenSQLite(t testing.TB) *store.DB {
 // OpenPostgres opens a store in a fresh schema of the test database.
 func OpenPostgres(t testing.TB) *store.DB {
 	t.Helper()
+	db, err := store.Open(context.Background(), store.Config{URL: postgresURL(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// postgresURL makes a fresh schema in the test database and returns a URL
+// that uses it.
+func postgresURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv("SWITCHBOARD_TEST_DATABASE_URL")
 	if base == "" {
 		if os.Getenv("CI") == "true" {
@@ -70,12 +82,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(context.Background(), store.Config{URL: u.String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return u.String()
 }
 
 func randomHex(n int) string {

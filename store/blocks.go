@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	sb "github.com/switchboard/switchboard"
 )
@@ -80,7 +79,11 @@ func (tx *Tx) Blocked(contact *sb.Contact, visitorID int64) (bool, error) {
 	// Blocks never hold an empty value, so "" matches nothing.
 	var email, phone, visitor string
 	if contact != nil {
-		email, phone = sb.NormalizeEmail(contact.Email), strings.TrimSpace(contact.Phone)
+		email = sb.NormalizeEmail(contact.Email)
+		// Phone blocks are stored normalised; a contact's phone is written as
+		// its channel or an agent gave it. One that is no phone number
+		// matches no phone block.
+		phone, _ = sb.NormalizePhone(contact.Phone)
 	}
 	if visitorID > 0 {
 		visitor = strconv.FormatInt(visitorID, 10)

@@ -280,8 +280,39 @@ func TestBlocks(t *testing.T) {
 			}
 		})
 		t.Run("same value of another kind is no conflict", func(t *testing.T) {
-			if _, err := block(sb.BlockPhone, "42"); err != nil {
+			if _, err := block(sb.BlockVisitor, "5550142"); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := block(sb.BlockPhone, "5550142"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run("a phone number is one block however it is written", func(t *testing.T) {
+			b, err := block(sb.BlockPhone, "+44 (0)20 7946-0000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Value != "+442079460000" {
+				t.Fatalf("stored as %q", b.Value)
+			}
+			for _, v := range []string{"+442079460000", "0044 20 7946 0000", "+44 20 7946 0000"} {
+				_, err := block(sb.BlockPhone, v)
+				wantCode(t, err, sb.ECONFLICT)
+			}
+			for _, v := range []string{"0044 20 7946 0000", "+44.20.7946.0000", "+44 20 7946 0000"} {
+				if !blocked(&sb.Contact{Phone: v}, 0) {
+					t.Errorf("a sender writing from %q is not blocked", v)
+				}
+			}
+			if blocked(&sb.Contact{Phone: "+44 20 7946 0001"}, 0) {
+				t.Error("another number is blocked")
+			}
+			write(t, db, func(tx *store.Tx) error { return tx.DeleteBlock(b.ID) })
+		})
+		t.Run("a phone block must be a phone number", func(t *testing.T) {
+			for _, v := range []string{"call me", "+44 20 7946 0000 ext 3", "12"} {
+				_, err := block(sb.BlockPhone, v)
+				wantCode(t, err, sb.EINVALID)
 			}
 		})
 		t.Run("a visitor block needs a visitor id", func(t *testing.T) {
@@ -316,8 +347,8 @@ func TestBlocks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 4 || got[3].ID != byEmail.ID || got[3].Value != "spammer@example.com" || got[3].Reason != "spam" ||
-				got[3].CreatedBy != f.agent.ID || !got[3].CreatedAt.Equal(byEmail.CreatedAt) {
+			if len(got) != 5 || got[4].ID != byEmail.ID || got[4].Value != "spammer@example.com" || got[4].Reason != "spam" ||
+				got[4].CreatedBy != f.agent.ID || !got[4].CreatedAt.Equal(byEmail.CreatedAt) {
 				t.Fatalf("got %+v", got)
 			}
 		})
