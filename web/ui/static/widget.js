@@ -138,20 +138,65 @@
   const fmtDate = (t) => { const d = new Date(t); return isNaN(d) ? '' : d.toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' }) + ', ' + fmtTime(t); };
   const fmtSize = (n) => (n >= 1048576 ? (n / 1048576).toFixed(1) + ' MB' : n >= 1024 ? Math.round(n / 1024) + ' KB' : n > 0 ? n + ' B' : '');
 
-  // Only http(s) URLs become links, built through URL parsing; everything else stays text.
-  function linkify(text) {
-    const frag = D.createDocumentFragment(), re = /\bhttps?:\/\/[^\s<>"']+/gi;
-    let last = 0, m;
-    while ((m = re.exec(text))) {
-      const raw = m[0].replace(/[.,;:!?)\]}]+$/, '');
-      let url = null;
-      try { url = new URL(raw); } catch (e) { /* not a URL */ }
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) continue;
-      frag.append(text.slice(last, m.index), h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer nofollow', text: raw }));
-      last = m.index + raw.length; re.lastIndex = last;
+  // Formatting by the workspace's rules (web/workspace_format.go), built as elements and text nodes: **bold**,
+  // *italic*, _italic_, `code`, ``` blocks, "- "/"1. " lists, [text](https://…) and bare http(s) links.
+  const SPACE = /[^\S\ufeff]|\x85/; // Go's unicode.IsSpace
+  let WORD = /^[a-z\d\xaa-\uffff]/i; // a letter or digit; \p{} is ES2018, so not a literal
+  try { WORD = new RegExp('^[\\p{L}\\p{Nd}]', 'u'); } catch (e) { /* older engine */ }
+  const trim = (s) => s.replace(/^([^\S\ufeff]|\x85)+|([^\S\ufeff]|\x85)+$/g, '');
+  // Absolute http(s) URLs with a host, as Go's url.Parse reads them, without spaces, quotes or controls.
+  const safeURL = (u) => !/[\0- "'<>`\x7f]/.test(u) && !/%(?![\da-f]{2})/i.test(u.replace(/^([^#?]*)\?[^#]*/, '$1'))
+    && /^https?:\/\/([\w.~!$&'()*+,;=:%@-]*@)?(?=[^/?#])(\[[\da-f:.]*:[\da-f:.]*(%25[^\]]*)?\]|([^/?#@\\^{|}[:%]|%([89a-f]|25))*)(:\d*)?([/?#]|$)/i.test(u);
+  const link = (href, text) => h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow ugc', text });
+  function inline(s, out) {
+    let prev = ' ', e, m; // emphasis opens only after a space, bracket or quote (not in snake_case)
+    while (s) {
+      const c = s[0];
+      if (c === '`') {
+        if ((e = s.indexOf('`', 1)) > 1) { out.append(h('code', { text: s.slice(1, e) })); s = s.slice(e + 1); prev = c; continue; }
+      } else if (s.startsWith('**')) {
+        if ((e = s.indexOf('**', 2)) > 2) { inline(s.slice(2, e), out.appendChild(h('strong'))); s = s.slice(e + 2); prev = c; continue; }
+      } else if ((c === '*' || c === '_') && (SPACE.test(prev) || '([{"\''.includes(prev)) && s.length > 1 && s[1] !== c) {
+        if ((e = s.indexOf(c, 1)) > 1 && !SPACE.test(s[1]) && !SPACE.test(s[e - 1]) && !WORD.test(s.slice(e + 1))) {
+          inline(s.slice(1, e), out.appendChild(h('em'))); s = s.slice(e + 1); prev = '_'; continue;
+        }
+      } else if (c === '[') {
+        if ((e = s.indexOf('](')) > 0 && (m = s.indexOf(')', e + 2)) > 0 && safeURL(s.slice(e + 2, m))) {
+          out.append(link(s.slice(e + 2, m), s.slice(1, e))); s = s.slice(m + 1); prev = ')'; continue;
+        }
+      } else if (/^https?:\/\//.test(s)) {
+        e = s.search(/[^\S\ufeff]|[\x85<>"]/);
+        e = s.slice(0, e < 0 ? s.length : e).replace(/[.,;:!?)']+$/, '');
+        if (safeURL(e)) { out.append(link(e, e)); s = s.slice(e.length); prev = '/'; continue; }
+      }
+      e = s.slice(1).search(/[`*_[h]/) + 1 || s.length; // plain text up to what may start markup
+      out.append(s.slice(0, e)); prev = s[e - 1]; s = s.slice(e);
     }
-    frag.append(text.slice(last));
-    return frag;
+  }
+  function format(body) {
+    const out = D.createDocumentFragment(), lines = body.replace(/\r\n/g, '\n').split('\n');
+    let list = null, kind = '', para = false; // the open <ul>/<ol>; whether the last line was text (then <br>)
+    for (let i = 0; i < lines.length; i++) {
+      const t = trim(lines[i]);
+      if (t.startsWith('```')) {
+        let j = i + 1;
+        while (j < lines.length && !trim(lines[j]).startsWith('```')) j++;
+        if (j < lines.length || j > i + 1) {
+          list = null; out.append(h('pre', null, h('code', { text: lines.slice(i + 1, j).join('\n') }))); para = false; i = j; continue;
+        }
+      }
+      const m = /^([-*]|(\d{1,4})\.) /.exec(t);
+      if (m) {
+        const k = m[2] ? 'ol' : 'ul';
+        if (!list || kind !== k) out.append(list = h(kind = k));
+        inline(t.slice(m[0].length), list.appendChild(h('li'))); para = false; continue;
+      }
+      list = null;
+      if (para) out.append(h('br'));
+      inline(lines[i], out); para = true;
+    }
+    out.normalize(); // one text node per run of text
+    return out;
   }
 
   // ---- styles (constant text; the only dynamic values are custom properties set through CSSOM) ----
@@ -194,6 +239,8 @@
 .them .bubble{border-bottom-left-radius:4px}
 .sys .bubble{background:transparent;padding:2px 8px}
 .bubble a{color:inherit;text-decoration:underline}
+.bubble ul,.bubble ol{margin:2px 0;padding-left:20px}.bubble pre{margin:4px 0;padding:8px;white-space:pre-wrap}
+.bubble code{font:.92em ui-monospace,Menlo,Consolas,monospace;padding:0 3px}.bubble code,.bubble pre{background:rgba(127,127,127,.18);border-radius:4px}.bubble pre code{background:none;padding:0}
 .meta{font-size:11px;color:var(--muted);margin:2px 4px;display:flex;gap:8px;align-items:center}
 .failed .meta{color:var(--err)}.failed .bubble{opacity:.75}
 .meta button{border:0;background:none;padding:0;text-decoration:underline;color:inherit;font-size:11px}
@@ -505,7 +552,7 @@
     const bubble = h('div', { class: 'bubble' }, h('span', { class: 'sr', text: who + ', ' + fmtTime(m.created_at) + ': ' }));
     const meta = m.attachment_id && (S.files.get(m.attachment_id) || null);
     if (m.attachment_id) bubble.append(renderFile(m.attachment_id, meta, m.body));
-    if (m.body && !(m.attachment_id && (!meta || meta.file_name === m.body))) bubble.append(linkify(m.body));
+    if (m.body && !(m.attachment_id && (!meta || meta.file_name === m.body))) bubble.append(kind === 'sys' ? m.body : format(m.body));
     const el = h('div', { class: 'msg ' + kind, 'data-seq': m.seq, 'data-author': kind === 'them' ? who : '' },
       kind === 'them' ? h('div', { class: 'author', 'aria-hidden': 'true', text: who }) : null,
       bubble, h('div', { class: 'meta', 'aria-hidden': 'true' }, h('time', { datetime: m.created_at, text: fmtTime(m.created_at) })));
@@ -570,7 +617,7 @@
   function makePending(p) {
     const bubble = h('div', { class: 'bubble' }, h('span', { class: 'sr', text: 'You: ' }));
     if (p.file) bubble.append(h('div', { class: 'file' }, h('span', { class: 'filebtn' }, icon('clip'), h('span', { text: p.file.name }))));
-    else bubble.append(linkify(p.body));
+    else bubble.append(format(p.body));
     p.meta = h('div', { class: 'meta' });
     p.el = h('div', { class: 'msg me' }, bubble, p.meta);
     pending.set(p.cid, p);
