@@ -14,7 +14,8 @@ import (
 // starting with "- " or "1. " as lists, [text](https://…) links and bare
 // http(s) links. Every piece of text is escaped; the only tags produced are
 // the ones written here, and links are http(s) only. The customer's widget
-// shows the same body as plain text, where this markup still reads well.
+// (web/ui/static/widget.js) renders the same grammar with DOM nodes; its
+// browser test compares the two message by message.
 func formatBody(body string) template.HTML {
 	var b strings.Builder
 	lines := strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n")
@@ -104,7 +105,7 @@ func formatInline(b *strings.Builder, s string) {
 				continue
 			}
 		case (s[0] == '*' || s[0] == '_') && opens(prev) && len(s) > 1 && s[1] != s[0]:
-			if end := strings.IndexByte(s[1:], s[0]); end > 0 && !unicode.IsSpace(rune(s[1])) && !unicode.IsSpace(rune(s[end])) && wordEnd(s[end+2:]) {
+			if end := strings.IndexByte(s[1:], s[0]); end > 0 && !spaceAtEdge(s[1:1+end]) && wordEnd(s[end+2:]) {
 				b.WriteString("<em>")
 				formatInline(b, s[1:1+end])
 				b.WriteString("</em>")
@@ -185,4 +186,13 @@ func writeLink(b *strings.Builder, href, text string) {
 	b.WriteString(`<a href="` + html.EscapeString(href) + `" target="_blank" rel="noopener noreferrer nofollow ugc">`)
 	b.WriteString(html.EscapeString(text))
 	b.WriteString("</a>")
+}
+
+// spaceAtEdge reports whether emphasised text starts or ends with a space,
+// whole characters compared (an em space or a no-break space is several
+// bytes): "_ word_" is not emphasis.
+func spaceAtEdge(inner string) bool {
+	first, _ := utf8.DecodeRuneInString(inner)
+	last, _ := utf8.DecodeLastRuneInString(inner)
+	return unicode.IsSpace(first) || unicode.IsSpace(last)
 }

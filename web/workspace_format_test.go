@@ -12,6 +12,8 @@ func TestFormatBody(t *testing.T) {
 		{"bold", "a **b** c", "a <strong>b</strong> c"},
 		{"italic with stars and underscores", "*a* and _b_", "<em>a</em> and <em>b</em>"},
 		{"snake_case stays", "my_var_name and 2*3*4", "my_var_name and 2*3*4"},
+		{"emphasis of letters that take several bytes", "_voilà_ and *Å*", "<em>voilà</em> and <em>Å</em>"},
+		{"a no-break or em space at the edge is not emphasis", "_\u00a0x_ and _x\u2003_", "_\u00a0x_ and _x\u2003_"},
 		{"dunder names stay", "window.__pwned=1 __init__", "window.__pwned=1 __init__"},
 		{"inline code is literal", "run `a **b** <c>`", "run <code>a **b** &lt;c&gt;</code>"},
 		{"code block", "```\n<b>x</b>\n```", "<pre><code>&lt;b&gt;x&lt;/b&gt;</code></pre>"},
