@@ -51,12 +51,15 @@ func (p *Principal) CanSeeThread(t Thread) bool {
 
 // CanWriteCustomer decides whether p may post to the customer in c: the
 // visitor who owns it, or the operator it is assigned to. Supervisors watch
-// but do not write to the customer (S1) unless the chat is theirs.
+// but do not write to the customer (S1) unless the chat is theirs. A ticket
+// is an ended chat that goes on in writing: its assignee replies, and the
+// customer may write to it, open or closed (routing reopens a closed one).
 func (p *Principal) CanWriteCustomer(c *Conversation) error {
 	if !p.CanSeeConversation(c) {
 		return NotFound("Conversation")
 	}
-	if !c.Status.Live() && !(c.Ticket == TicketAssigned && p.IsStaff()) {
+	ticketWriter := c.Ticket == TicketAssigned && p.IsStaff() || c.Ticket != TicketNone && p.IsVisitor()
+	if !c.Status.Live() && !ticketWriter {
 		return Errorf(ECONFLICT, "The conversation has ended.")
 	}
 	if p.IsVisitor() {

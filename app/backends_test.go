@@ -64,11 +64,12 @@ func postgresSchema(t *testing.T) string {
 	return u.String()
 }
 
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 // openStore opens a store: PostgreSQL at dsn, or SQLite in a temporary folder.
 func openStore(t *testing.T, dsn string, clock sb.Clock) *store.DB {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(context.Background(), store.Config{URL: dsn, Dir: t.TempDir(), Clock: clock, Logger: quiet})
+	db, err := store.Open(context.Background(), store.Config{URL: dsn, Dir: t.TempDir(), Clock: clock, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

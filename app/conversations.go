@@ -4,6 +4,7 @@ import (
 	"context"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -61,8 +62,11 @@ func (s *Service) changeConversation(ctx context.Context, p *sb.Principal, id in
 }
 
 // StartConversation opens a widget visitor's conversation in an inbox, or
-// returns the one already live there (created == false). An optional first
-// message is stored with it.
+// returns the one already live there (created == false). While nobody can
+// take a chat of the inbox, a visitor who has a ticket there writes to it
+// instead, reopening it if it was closed (routing.FollowUpTicket): a new
+// message never opens a second ticket nor repeats the out-of-hours message.
+// An optional first message is stored with it.
 func (s *Service) StartConversation(ctx context.Context, p *sb.Principal, inboxID int64, body, clientID string) (*sb.Conversation, *sb.Message, bool, error) {
 	if !p.IsVisitor() {
 		return nil, nil, false, sb.Errorf(sb.EFORBIDDEN, "Only visitors start conversations here.")
@@ -91,25 +95,50 @@ func (s *Service) StartConversation(ctx context.Context, p *sb.Principal, inboxI
 		if blocked {
 			return sb.Errorf(sb.EFORBIDDEN, "You cannot start a conversation here.")
 		}
-		c := &sb.Conversation{InboxID: inboxID, ContactID: p.ContactID, Channel: sb.ChannelWidget, Status: sb.StatusWaiting}
-		if created, err = tx.CreateConversation(c, nil); err != nil {
+		c, err := visitorConversation(tx, p, inboxID)
+		if err != nil {
 			return err
+		}
+		if c == nil {
+			c = &sb.Conversation{InboxID: inboxID, ContactID: p.ContactID, Channel: sb.ChannelWidget, Status: sb.StatusWaiting}
+			if created, err = tx.CreateConversation(c, nil); err != nil {
+				return err
+			}
 		}
 		conv = c
 		if body == "" {
 			return nil
 		}
 		m := &sb.Message{Thread: sb.ThreadPublic, Sender: sb.SenderCustomer, AuthorName: contact.Name, Body: body, ClientID: clientID}
-		if _, err := tx.CreateMessage(c, m); err != nil {
+		stored, err := tx.CreateMessage(c, m)
+		if err != nil {
 			return err
 		}
 		msg = m
+		if stored {
+			return routing.TicketFollowedUp(tx, c)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, false, err
 	}
 	return conv, msg, created, nil
+}
+
+// visitorConversation returns, locked, the conversation of inbox inboxID
+// that visitor p's next message joins: their live one, or the ticket they
+// follow up while nobody can take a chat; nil when a new one should open.
+func visitorConversation(tx *store.Tx, p *sb.Principal, inboxID int64) (*sb.Conversation, error) {
+	c, err := tx.LiveConversation(inboxID, p.ContactID)
+	if err == nil || sb.ErrorCode(err) != sb.ENOTFOUND {
+		return c, err
+	}
+	t, err := routing.FollowUpTicket(tx, inboxID, p.ContactID)
+	if err != nil || t == nil || !p.CanSeeConversation(t) {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Conversation returns one conversation p may see.

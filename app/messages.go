@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -94,8 +95,18 @@ func (s *Service) QueueMessage(ctx context.Context, p *sb.Principal, convID int6
 				return err
 			}
 		}
+		if thread == sb.ThreadPublic {
+			if err := mayFollowUp(tx, p, c); err != nil {
+				return err
+			}
+		}
 		if created, err = tx.CreateMessage(c, &m); err != nil || !created {
 			return err
+		}
+		if p.IsVisitor() {
+			if err := routing.TicketFollowedUp(tx, c); err != nil {
+				return err
+			}
 		}
 		for _, uid := range m.Mentions {
 			e := sb.NewEvent(sb.EventNotification, sb.AudienceUser, sb.Notification{
@@ -111,6 +122,27 @@ func (s *Service) QueueMessage(ctx context.Context, p *sb.Principal, convID int6
 		err := written()
 		return m, created, err
 	}
+}
+
+// mayFollowUp refuses visitor p's message to their closed ticket c when
+// they are blocked: it would reopen the ticket, and a block stops what the
+// customer starts anew (C12). Anything else may go on.
+func mayFollowUp(tx *store.Tx, p *sb.Principal, c *sb.Conversation) error {
+	if !p.IsVisitor() || c.Ticket != sb.TicketClosed {
+		return nil
+	}
+	contact, err := tx.Contact(p.ContactID)
+	if err != nil {
+		return err
+	}
+	blocked, err := tx.Blocked(contact, p.VisitorID)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return sb.Errorf(sb.EFORBIDDEN, "You cannot start a conversation here.")
+	}
+	return nil
 }
 
 var mentionPattern = regexp.MustCompile(`@([\p{L}\p{N}._-]+)`)
@@ -206,6 +238,9 @@ func (s *Service) Upload(ctx context.Context, p *sb.Principal, convID int64, r i
 		if err := p.CanWriteCustomer(c); err != nil {
 			return err
 		}
+		if err := mayFollowUp(tx, p, c); err != nil {
+			return err
+		}
 		a = sb.Attachment{ConversationID: c.ID, FileName: saved.FileName, ContentType: saved.ContentType, Size: saved.Size, StorageKey: saved.Key, UploadedBy: sender}
 		if err := tx.CreateAttachment(&a); err != nil {
 			return err
@@ -217,6 +252,9 @@ func (s *Service) Upload(ctx context.Context, p *sb.Principal, convID int64, r i
 		}
 		if !created {
 			return errDuplicateUpload
+		}
+		if p.IsVisitor() {
+			return routing.TicketFollowedUp(tx, c)
 		}
 		return nil
 	})

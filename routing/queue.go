@@ -91,13 +91,23 @@ func admissionOf(tx *store.Tx, inboxID int64) (admission, error) {
 	return a, nil
 }
 
-// admit queues c or makes it a ticket; queued reports which.
-func (a admission) admit(tx *store.Tx, c *sb.Conversation) (queued bool, err error) {
+// ticketReason says why a new conversation of the inbox becomes a ticket
+// now: "closed" (outside business hours) or "nobody_online"; "" when it
+// queues for an agent.
+func (a admission) ticketReason() string {
 	switch {
 	case !a.open:
-		return false, tx.MakeTicket(c, a.inbox.Settings.OutOfHoursMessage, "closed")
+		return "closed"
 	case !a.online:
-		return false, tx.MakeTicket(c, a.inbox.Settings.OutOfHoursMessage, "nobody_online")
+		return "nobody_online"
+	}
+	return ""
+}
+
+// admit queues c or makes it a ticket; queued reports which.
+func (a admission) admit(tx *store.Tx, c *sb.Conversation) (queued bool, err error) {
+	if reason := a.ticketReason(); reason != "" {
+		return false, tx.MakeTicket(c, a.inbox.Settings.OutOfHoursMessage, reason)
 	}
 	return true, tx.Enqueue(c, a.inbox.Settings)
 }
