@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,22 +17,17 @@ import (
 // valid password (sb.ValidatePassword) and is refused without work.
 const maxPasswordBytes = 1024
 
-// Limit is a token bucket: Burst attempts at once, then one more every Every.
-type Limit struct {
-	Burst int
-	Every time.Duration
-}
-
 // LoginLimits bound failed login attempts (what guessing passwords takes;
-// successful logins from a busy office are not held back). They are kept in
-// memory, per node: a cluster of n nodes allows up to n times as many
-// attempts, and a restart forgets them.
+// successful logins from a busy office are not held back). On PostgreSQL
+// they are kept in the database, one budget for every node that survives
+// restarts; on SQLite (one node) in memory (NewRateLimiter).
 type LoginLimits struct {
 	// PerAccount limits failed logins (and failed password checks) per
 	// e-mail address (default 10, then one per minute).
 	PerAccount Limit
-	// PerAddress limits failed logins per client address, whatever the
-	// accounts (default 30, then one every 2 s).
+	// PerAddress limits failed logins, and failed API and visitor token
+	// checks (CountFailedToken), per client address, whatever the accounts
+	// (default 30, then one every 2 s).
 	PerAddress Limit
 }
 
@@ -50,86 +46,10 @@ func (c *Config) applyAuthDefaults() {
 	}
 }
 
-// Limiter counts attempts per key (an address, an account) in memory with
-// one token bucket per key. It is safe for concurrent use.
-type Limiter struct {
-	limit Limit
-	clock sb.Clock
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// maxLimiterKeys bounds a Limiter's memory: past it, full buckets are
-// forgotten, and if that is not enough, all of them.
-const maxLimiterKeys = 100_000
-
-// NewLimiter returns a limiter allowing l per key.
-func NewLimiter(l Limit, clock sb.Clock) *Limiter {
-	if clock == nil {
-		clock = sb.SystemClock{}
-	}
-	return &Limiter{limit: l, clock: clock, buckets: make(map[string]*bucket)}
-}
-
-// Allow reports whether key has an attempt left, without using it.
-func (l *Limiter) Allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.refill(key).tokens >= 1
-}
-
-// Take uses one of key's attempts; it reports false, using nothing, when none is left.
-func (l *Limiter) Take(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.refill(key)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-// refill returns key's bucket topped up for the time passed; called with mu held.
-func (l *Limiter) refill(key string) *bucket {
-	now := l.clock.Now()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxLimiterKeys {
-			l.prune(now)
-		}
-		b = &bucket{tokens: float64(l.limit.Burst), at: now}
-		l.buckets[key] = b
-		return b
-	}
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(float64(l.limit.Burst), b.tokens+float64(d)/float64(l.limit.Every))
-		b.at = now
-	}
-	return b
-}
-
-func (l *Limiter) prune(now time.Time) {
-	for k, b := range l.buckets {
-		if b.tokens+float64(now.Sub(b.at))/float64(l.limit.Every) >= float64(l.limit.Burst) {
-			delete(l.buckets, k)
-		}
-	}
-	if len(l.buckets) >= maxLimiterKeys {
-		clear(l.buckets)
-	}
-}
-
 // authState is the Service's authentication state.
 type authState struct {
-	byAccount *Limiter
-	byAddress *Limiter
+	byAccount RateLimiter // keyed "account:" + normalised e-mail
+	byAddress RateLimiter // keyed "addr:" + client address
 
 	dummyOnce sync.Once
 	dummy     string // a hash verified when the account does not exist, so both cases take as long
@@ -137,10 +57,10 @@ type authState struct {
 	userChanged atomic.Pointer[func(userID int64)]
 }
 
-func newAuthState(cfg Config, clock sb.Clock) *authState {
+func newAuthState(s *Service) *authState {
 	return &authState{
-		byAccount: NewLimiter(cfg.LoginLimits.PerAccount, clock),
-		byAddress: NewLimiter(cfg.LoginLimits.PerAddress, clock),
+		byAccount: s.NewRateLimiter("login-account", s.cfg.LoginLimits.PerAccount),
+		byAddress: s.NewRateLimiter("login-address", s.cfg.LoginLimits.PerAddress),
 	}
 }
 
@@ -157,6 +77,11 @@ const sessionTouchEvery = time.Minute
 
 var errBadLogin = sb.Errorf(sb.EUNAUTHORIZED, "Wrong e-mail address or password.")
 
+var (
+	errAddressLimited = sb.Errorf(sb.ERATELIMIT, "Too many failed logins from your address. Try again in a few minutes.")
+	errAccountLimited = sb.Errorf(sb.ERATELIMIT, "Too many failed logins for this account. Try again in a few minutes.")
+)
+
 // Login checks an e-mail and password and starts a browser session. It
 // returns the session token (for the cookie; only its hash is stored) and
 // the session's CSRF token. Failed attempts are limited per client address
@@ -164,15 +89,18 @@ var errBadLogin = sb.Errorf(sb.EUNAUTHORIZED, "Wrong e-mail address or password.
 // disabled users get the same answer in about the same time.
 func (s *Service) Login(ctx context.Context, email, password, addr string) (token, csrf string, u *sb.User, err error) {
 	account := sb.NormalizeEmail(email)
-	if !s.auth.byAddress.Allow("addr:" + addr) {
-		return "", "", nil, sb.Errorf(sb.ERATELIMIT, "Too many failed logins from your address. Try again in a few minutes.")
+	if err := allow(ctx, s.auth.byAddress, "addr:"+addr, errAddressLimited); err != nil {
+		return "", "", nil, err
 	}
-	if !s.auth.byAccount.Allow("account:" + account) {
-		return "", "", nil, sb.Errorf(sb.ERATELIMIT, "Too many failed logins for this account. Try again in a few minutes.")
+	if err := allow(ctx, s.auth.byAccount, "account:"+account, errAccountLimited); err != nil {
+		return "", "", nil, err
 	}
 	fail := func() (string, string, *sb.User, error) {
-		s.auth.byAddress.Take("addr:" + addr)
-		s.auth.byAccount.Take("account:" + account)
+		_, errAddr := s.auth.byAddress.Take(ctx, "addr:"+addr)
+		_, errAccount := s.auth.byAccount.Take(ctx, "account:"+account)
+		if err := errors.Join(errAddr, errAccount); err != nil {
+			return "", "", nil, fmt.Errorf("count failed login: %w", err)
+		}
 		return "", "", nil, errBadLogin
 	}
 	if account == "" || password == "" || len(password) > maxPasswordBytes {
@@ -194,6 +122,47 @@ func (s *Service) Login(ctx context.Context, email, password, addr string) (toke
 		return "", "", nil, err
 	}
 	return token, csrf, u, nil
+}
+
+// allow returns limited when l has no attempt left for key.
+func allow(ctx context.Context, l RateLimiter, key string, limited error) error {
+	ok, err := l.Allow(ctx, key)
+	if err != nil {
+		return fmt.Errorf("check rate limit: %w", err)
+	}
+	if !ok {
+		return limited
+	}
+	return nil
+}
+
+var errTokensLimited = sb.Errorf(sb.ERATELIMIT, "Too many failed authentications from your address. Try again in a few minutes.")
+
+// CountFailedToken charges a failed bearer token authentication (err, from
+// AuthenticateAPIToken, AuthenticateVisitor or a refused token of the wrong
+// kind) to the client address's login budget (LoginLimits.PerAddress), so
+// guessing tokens over REST or a WebSocket hello draws on the same budget
+// as guessing passwords. It returns err, or a rate-limit error once the
+// address has nothing left. Only unauthorized errors count: a nil err (a
+// token that worked) and other refusals (an origin an inbox does not allow)
+// pass through untouched and cost nothing.
+//
+// Unlike a login, a token is checked before its address's budget: tokens
+// carry 256 random bits, so the budget is not what stops guessing; it bounds
+// the failed lookups one address can cause, and a real token keeps working
+// from an address that a neighbour behind the same NAT has used up.
+func (s *Service) CountFailedToken(ctx context.Context, addr string, err error) error {
+	if sb.ErrorCode(err) != sb.EUNAUTHORIZED {
+		return err
+	}
+	ok, terr := s.auth.byAddress.Take(ctx, "addr:"+addr)
+	switch {
+	case terr != nil:
+		return fmt.Errorf("count failed token: %w", terr)
+	case !ok:
+		return errTokensLimited
+	}
+	return err
 }
 
 // startSession stores a new session for a user and returns its tokens.

@@ -126,24 +126,6 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	clk := &stepClock{now: time.Unix(1e9, 0)}
-	l := app.NewLimiter(app.Limit{Burst: 2, Every: time.Minute}, clk)
-	if !l.Take("a") || !l.Take("a") {
-		t.Fatal("the burst was refused")
-	}
-	if l.Allow("a") || l.Take("a") {
-		t.Fatal("a third attempt was allowed at once")
-	}
-	if !l.Take("b") {
-		t.Fatal("another key was limited")
-	}
-	clk.advance(time.Minute)
-	if !l.Take("a") || l.Take("a") {
-		t.Fatal("one attempt per minute should come back")
-	}
-}
-
 func TestLogin(t *testing.T) {
 	ctx := context.Background()
 	o := newAuthOrg(t, app.Config{})

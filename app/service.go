@@ -28,7 +28,8 @@ type Config struct {
 	SessionIdle time.Duration
 	// SessionAbsolute ends every browser session this long after login (default 7 days).
 	SessionAbsolute time.Duration
-	// LoginLimits bound login attempts per account and per client address (see auth.go).
+	// LoginLimits bound login attempts per account and per client address
+	// (see auth.go), shared by every node on PostgreSQL (see limits.go).
 	LoginLimits LoginLimits
 }
 
@@ -54,7 +55,9 @@ func New(db *store.DB, live Ephemeral, clock sb.Clock, log *slog.Logger, cfg Con
 		log = slog.Default()
 	}
 	cfg.applyAuthDefaults()
-	return &Service{db: db, live: live, clock: clock, log: log, cfg: cfg, auth: newAuthState(cfg, clock)}
+	s := &Service{db: db, live: live, clock: clock, log: log, cfg: cfg}
+	s.auth = newAuthState(s)
+	return s
 }
 
 // DB returns the store, for reads that need no authorisation beyond what the caller did.

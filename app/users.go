@@ -245,11 +245,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *sb.Principal, current, 
 		return err
 	}
 	key := "account:" + u.Email
-	if !s.auth.byAccount.Allow(key) {
-		return sb.Errorf(sb.ERATELIMIT, "Too many failed attempts. Try again in a few minutes.")
+	if err := allow(ctx, s.auth.byAccount, key, sb.Errorf(sb.ERATELIMIT, "Too many failed attempts. Try again in a few minutes.")); err != nil {
+		return err
 	}
 	if len(current) > maxPasswordBytes || !CheckPassword(hash, current) {
-		s.auth.byAccount.Take(key)
+		if _, err := s.auth.byAccount.Take(ctx, key); err != nil {
+			return fmt.Errorf("count failed password check: %w", err)
+		}
 		return sb.Errorf(sb.EFORBIDDEN, "The current password is wrong.")
 	}
 	if err := sb.ValidatePassword(next); err != nil {

@@ -61,14 +61,11 @@ func bearer(r *http.Request) (token string, present bool, err error) {
 func (s *Server) authStaff(r *http.Request) (*sb.Principal, credentials, error) {
 	tok, present, err := bearer(r)
 	if err != nil {
-		return nil, credentials{}, err
+		return nil, credentials{}, countFailedToken(r.Context(), s.svc, err)
 	}
 	if present {
-		if !strings.HasPrefix(tok, app.PrefixAPI) {
-			return nil, credentials{}, errWrongToken
-		}
-		p, err := s.svc.AuthenticateAPIToken(r.Context(), tok)
-		return p, credentials{}, err
+		p, err := s.authAPIToken(r.Context(), tok)
+		return p, credentials{}, countFailedToken(r.Context(), s.svc, err)
 	}
 	c, err := r.Cookie(CookieName)
 	if err != nil || c.Value == "" {
@@ -90,19 +87,38 @@ func (s *Server) authStaff(r *http.Request) (*sb.Principal, credentials, error) 
 	return p, credentials{session: sess, token: c.Value}, nil
 }
 
+// authAPIToken authenticates a staff API request's bearer token.
+func (s *Server) authAPIToken(ctx context.Context, tok string) (*sb.Principal, error) {
+	if !strings.HasPrefix(tok, app.PrefixAPI) {
+		return nil, errWrongToken
+	}
+	return s.svc.AuthenticateAPIToken(ctx, tok)
+}
+
 // authVisitor authenticates a widget API request by its visitor token.
 func (s *Server) authVisitor(r *http.Request) (*sb.Principal, error) {
 	tok, present, err := bearer(r)
-	if err != nil {
-		return nil, err
-	}
 	if !present {
 		return nil, errNoVisitor
 	}
-	if !strings.HasPrefix(tok, app.PrefixVisitor) {
-		return nil, errWrongToken
+	if err == nil && !strings.HasPrefix(tok, app.PrefixVisitor) {
+		err = errWrongToken
 	}
-	return authenticateVisitor(r.Context(), s.svc, tok)
+	var p *sb.Principal
+	if err == nil {
+		p, err = authenticateVisitor(r.Context(), s.svc, tok)
+	}
+	return p, countFailedToken(r.Context(), s.svc, err)
+}
+
+// countFailedToken charges a refused bearer token to the client's address
+// (app.Service.CountFailedToken): REST and WebSocket hello alike, so tokens
+// are guessed no faster over one than the other.
+func countFailedToken(ctx context.Context, svc *app.Service, err error) error {
+	if err == nil {
+		return nil
+	}
+	return svc.CountFailedToken(ctx, clientAddr(ctx), err)
 }
 
 // authenticateVisitor turns a visitor token into a principal, REST and
@@ -330,7 +346,7 @@ func NewAuthenticator(svc *app.Service) Authenticator { return Authenticator{svc
 func (a Authenticator) AuthenticateRequest(r *http.Request) (*sb.Principal, bool, error) {
 	tok, present, err := bearer(r)
 	if err != nil {
-		return nil, false, err
+		return nil, false, countFailedToken(r.Context(), a.svc, err)
 	}
 	if present {
 		p, err := a.AuthenticateToken(r.Context(), tok)
@@ -354,13 +370,18 @@ func (a Authenticator) AuthenticateRequest(r *http.Request) (*sb.Principal, bool
 // or a visitor token (sbv_…). ctx is the upgrade request's, so a visitor is
 // checked against the Origin of the page that opened the WebSocket, as on
 // REST. The check is made at hello: an open connection keeps it until it
-// reconnects.
+// reconnects. A refused token counts against the client address's login
+// budget, as on REST.
 func (a Authenticator) AuthenticateToken(ctx context.Context, token string) (*sb.Principal, error) {
+	var p *sb.Principal
+	var err error
 	switch {
 	case strings.HasPrefix(token, app.PrefixAPI):
-		return a.svc.AuthenticateAPIToken(ctx, token)
+		p, err = a.svc.AuthenticateAPIToken(ctx, token)
 	case strings.HasPrefix(token, app.PrefixVisitor):
-		return authenticateVisitor(ctx, a.svc, token)
+		p, err = authenticateVisitor(ctx, a.svc, token)
+	default:
+		err = sb.Errorf(sb.EUNAUTHORIZED, "The token is not valid.")
 	}
-	return nil, sb.Errorf(sb.EUNAUTHORIZED, "The token is not valid.")
+	return p, countFailedToken(ctx, a.svc, err)
 }

@@ -41,7 +41,8 @@ type Config struct {
 	// DemoInboxID is the inbox the /demo page embeds; 0 disables the page.
 	DemoInboxID int64
 	// NewVisitors limits widget visitors created per client address
-	// (default 30 at once, then one every 2 s).
+	// (default 30 at once, then one every 2 s), shared by every node on
+	// PostgreSQL (app.Service.NewRateLimiter).
 	NewVisitors app.Limit
 	// MetricsToken, when set, lets a request with Authorization: Bearer
 	// and this token read /metrics from anywhere. Without it, only
@@ -68,7 +69,7 @@ type Server struct {
 	pages    *template.Template
 	widgetJS []byte
 	openAPI  []byte
-	visitors *app.Limiter
+	visitors app.RateLimiter // new widget visitors per client address
 }
 
 // New returns the HTTP handler. ws is the WebSocket endpoint mounted at
@@ -91,7 +92,9 @@ func New(cfg Config, svc *app.Service, ws http.Handler, metrics *Metrics, log *s
 		pages:    template.Must(template.ParseFS(assets, "ui/templates/*.html")),
 		widgetJS: mustRead("ui/static/widget.js"),
 		openAPI:  mustRead("openapi.json"),
-		visitors: app.NewLimiter(cfg.NewVisitors, nil),
+	}
+	if svc != nil { // nil only where the route table alone is wanted (openapi_test.go)
+		s.visitors = svc.NewRateLimiter("new-visitors", cfg.NewVisitors)
 	}
 	s.routes = s.routeTable()
 	mux := http.NewServeMux()

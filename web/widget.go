@@ -40,7 +40,11 @@ func (s *Server) createVisitor(w http.ResponseWriter, r *http.Request, _ *sb.Pri
 	if err := s.svc.CheckWidgetOrigin(r.Context(), req.InboxID, foreignOrigin(r.Context())); err != nil {
 		return err
 	}
-	if !s.visitors.Take(clientAddr(r.Context())) {
+	ok, err := s.visitors.Take(r.Context(), clientAddr(r.Context()))
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return sb.Errorf(sb.ERATELIMIT, "Too many new visitors from your address. Try again in a minute.")
 	}
 	token, v, err := s.svc.CreateVisitor(r.Context(), req.InboxID)
