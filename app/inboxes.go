@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -153,7 +154,9 @@ func (s *Service) AddInboxMember(ctx context.Context, p *sb.Principal, inboxID, 
 	return s.changeMembership(ctx, p, inboxID, userID, true)
 }
 
-// RemoveInboxMember removes a user from an inbox (admins).
+// RemoveInboxMember removes a user from an inbox (admins). What routing
+// offered them there is withdrawn at once, and their chats and tickets there
+// go back to the queue and the supervisors (routing.LeaveInbox).
 func (s *Service) RemoveInboxMember(ctx context.Context, p *sb.Principal, inboxID, userID int64) error {
 	return s.changeMembership(ctx, p, inboxID, userID, false)
 }
@@ -169,11 +172,17 @@ func (s *Service) changeMembership(ctx context.Context, p *sb.Principal, inboxID
 		if _, err := tx.Inbox(inboxID); err != nil {
 			return err
 		}
-		if _, err := tx.User(userID); err != nil {
+		u, err := tx.User(userID)
+		if err != nil {
 			return err
 		}
 		if add {
 			return tx.AddInboxMember(inboxID, userID)
+		}
+		// Routing withdraws at once what waits on the user in the inbox, and
+		// takes back what they can no longer see (admins see every inbox).
+		if err := routing.LeaveInbox(tx, userID, inboxID, u.Role.AtLeast(sb.RoleAdmin), &p.UserID); err != nil {
+			return err
 		}
 		return tx.RemoveInboxMember(inboxID, userID)
 	})

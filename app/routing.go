@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"slices"
 
 	sb "github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/routing"
+	"github.com/switchboard/switchboard/store"
 )
 
 // The routing operations of the API (issue 3): offers, transfers,
@@ -35,6 +37,36 @@ func superviseInbox(p *sb.Principal) routing.Authorize {
 		}
 		return nil
 	}
+}
+
+// releaseRouting is routing's part of an admin's change of user u (was: as
+// it was before), run in the change's transaction before the user's row is
+// written (routing's lock order): a user who is disabled, stops taking
+// chats or leaves inboxes holds no offer there any more, and a chat or
+// ticket they can no longer see goes back to the queue or the supervisors.
+func releaseRouting(tx *store.Tx, actorID int64, was, u *sb.User, inboxIDs *[]int64) error {
+	actor := &actorID
+	if u.Disabled && !was.Disabled {
+		return routing.DisableAgent(tx, u.ID, actor)
+	}
+	if was.Operator && !u.Operator {
+		if err := routing.StopOperating(tx, u.ID, actor); err != nil {
+			return err
+		}
+	}
+	if inboxIDs == nil {
+		return nil
+	}
+	after := &sb.Principal{UserID: u.ID, Role: u.Role, InboxIDs: *inboxIDs}
+	for _, inboxID := range was.InboxIDs {
+		if slices.Contains(*inboxIDs, inboxID) {
+			continue
+		}
+		if err := routing.LeaveInbox(tx, u.ID, inboxID, after.CanSeeInbox(inboxID), actor); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Offers lists the chats offered to the caller, waiting for their answer.

@@ -110,7 +110,9 @@ func (s *Service) CreateUser(ctx context.Context, p *sb.Principal, in NewUser) (
 // changes admins and owners or grants those roles; nobody changes their own
 // role or disables themselves. When the user's role, inboxes or disabled
 // flag change, their sessions see it on the next request and their open
-// WebSockets are closed (SetUserChangeHook).
+// WebSockets are closed (SetUserChangeHook). A user disabled, no longer an
+// operator or out of an inbox keeps no offer, transfer request, chat or
+// ticket they can no longer take, in the same transaction (releaseRouting).
 func (s *Service) UpdateUser(ctx context.Context, p *sb.Principal, id int64, patch UserPatch) (*sb.User, error) {
 	if !p.IsAdmin() {
 		return nil, sb.Errorf(sb.EFORBIDDEN, "Only admins manage users.")
@@ -123,6 +125,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *sb.Principal, id int64, pat
 		if u, err = tx.User(id); err != nil {
 			return err
 		}
+		was := *u
 		self := u.ID == p.UserID
 		if !self && u.Role.AtLeast(sb.RoleAdmin) && p.Role != sb.RoleOwner {
 			return sb.Errorf(sb.EFORBIDDEN, "Only the owner changes admins and owners.")
@@ -156,6 +159,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *sb.Principal, id int64, pat
 		}
 		if patch.ChatLimit != nil {
 			u.ChatLimit = *patch.ChatLimit
+		}
+		if err := releaseRouting(tx, p.UserID, &was, u, patch.InboxIDs); err != nil {
+			return err
 		}
 		if err := tx.UpdateUser(u); err != nil {
 			return err

@@ -127,6 +127,14 @@ func (tx *Tx) IsInboxMember(inboxID, userID int64) (bool, error) {
 	return exists(tx.ctx, tx.q, `SELECT 1 FROM inbox_members WHERE inbox_id = $1 AND user_id = $2`, inboxID, userID)
 }
 
+// HeldBy returns the ids of what user userID has in inbox inboxID (0: in
+// every inbox): live chats assigned to them and open tickets assigned to
+// them, in id order (the lock order).
+func (tx *Tx) HeldBy(userID, inboxID int64) ([]int64, error) {
+	return ids(tx.ctx, tx.q, `SELECT id FROM conversations WHERE assignee_id = $1 AND ($2 = 0 OR inbox_id = $2)
+		AND (status IN ('assigned', 'transferring') AND ticket_status = '' OR ticket_status = 'assigned') ORDER BY id`, userID, inboxID)
+}
+
 // InDepartment reports whether a user belongs to a department.
 func (tx *Tx) InDepartment(deptID, userID int64) (bool, error) {
 	return exists(tx.ctx, tx.q, `SELECT 1 FROM department_members WHERE department_id = $1 AND user_id = $2`, deptID, userID)

@@ -234,6 +234,23 @@ func (tx *Tx) DropStaleTransfer(c *sb.Conversation, transferID int64) (bool, err
 // — released by its agent and with what its routing held withdrawn. avoid is
 // tried last by the router.
 func (tx *Tx) Requeue(c *sb.Conversation, inboxID, deptID, avoid int64, kind string, actorID *int64, data any) error {
+	return tx.requeue(c, inboxID, deptID, avoid, tx.now, kind, actorID, data)
+}
+
+// ReturnToQueue puts live conversation c (locked), whose agent can no
+// longer serve it, back in its queue — same inbox, same department — with
+// what its routing held withdrawn. It is served before those who arrived
+// after its customer (its place is when the conversation began), since
+// the customer was already being served.
+func (tx *Tx) ReturnToQueue(c *sb.Conversation, kind string, actorID *int64, data any) error {
+	var dept int64
+	if c.DepartmentID != nil {
+		dept = *c.DepartmentID
+	}
+	return tx.requeue(c, c.InboxID, dept, 0, c.CreatedAt, kind, actorID, data)
+}
+
+func (tx *Tx) requeue(c *sb.Conversation, inboxID, deptID, avoid int64, queuedAt time.Time, kind string, actorID *int64, data any) error {
 	if err := tx.ReleaseAssignee(c); err != nil {
 		return err
 	}
@@ -263,7 +280,7 @@ func (tx *Tx) Requeue(c *sb.Conversation, inboxID, deptID, avoid int64, kind str
 	if avoid != 0 {
 		skip = avoid
 	}
-	if _, err := tx.q.ExecContext(tx.ctx, `UPDATE conversations SET queued_at = $1, skip_user_id = $2 WHERE id = $3`, micros(tx.now), skip, c.ID); err != nil {
+	if _, err := tx.q.ExecContext(tx.ctx, `UPDATE conversations SET queued_at = $1, skip_user_id = $2 WHERE id = $3`, micros(queuedAt), skip, c.ID); err != nil {
 		return err
 	}
 	if err := tx.forgetPosition(c.ID); err != nil {
