@@ -19,6 +19,7 @@ package routing
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,9 +41,17 @@ type Config struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// NodeID names this process among the cluster's nodes, for counting
-	// realtime connections (default: the host name). Keep it stable across
-	// restarts of the same node.
+	// realtime connections (default: the host name, the process id and a
+	// random suffix: two processes on one host must never share an id, or
+	// each would count and clear the other's connections). A node that
+	// stops is forgotten NodeTimeout after its last heartbeat and its agents
+	// get the grace period to reconnect; one that restarts with the same
+	// configured id forgets its earlier connections at once.
 	NodeID string
+	// NodeTimeout is how long a node may go without a heartbeat before the
+	// others forget its connections (default 45 s). A node beats every third
+	// of it.
+	NodeTimeout time.Duration
 	// PresenceGrace is how long an online agent whose last connection closed
 	// stays online, waiting for a reconnect (default 30 s).
 	PresenceGrace time.Duration
@@ -63,10 +72,10 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	if c.NodeID == "" {
-		c.NodeID, _ = os.Hostname()
-		if c.NodeID == "" {
-			c.NodeID = "local"
-		}
+		c.NodeID = defaultNodeID()
+	}
+	if c.NodeTimeout <= 0 {
+		c.NodeTimeout = 45 * time.Second
 	}
 	if c.PresenceGrace <= 0 {
 		c.PresenceGrace = 30 * time.Second
@@ -80,16 +89,28 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// defaultNodeID names a process uniquely: by its host and process id for
+// people reading the database, and by a random suffix for uniqueness, since
+// a process id is reused across restarts and containers.
+func defaultNodeID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "node"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), rand.Text()[:8])
+}
+
 // Engine serves the queues and fires the deadlines of one process. Several
 // engines may share a PostgreSQL database.
 type Engine struct {
-	db      *store.DB
-	cfg     Config
-	clock   sb.Clock
-	log     *slog.Logger
-	wake    chan struct{}
-	running atomic.Bool
-	started bool // owned by the goroutine calling Step
+	db       *store.DB
+	cfg      Config
+	clock    sb.Clock
+	log      *slog.Logger
+	wake     chan struct{}
+	running  atomic.Bool
+	started  bool      // owned by the goroutine calling Step
+	nextBeat time.Time // when to beat next; owned by the goroutine calling Step
 
 	needStep   atomic.Bool // a wake-up asks for a step, not only the next deadline
 	stale      atomic.Bool // an offer or transfer may have been left behind
@@ -251,13 +272,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// nextDeadline returns when the next deadline is due (zero: none).
+// nextDeadline returns when the next deadline or heartbeat is due (zero:
+// none).
 func (e *Engine) nextDeadline(ctx context.Context) (time.Time, error) {
 	due, ok, err := e.db.NextDeadline(ctx)
-	if !ok {
+	if err != nil {
 		return time.Time{}, err
 	}
-	return due, err
+	if !ok || !e.nextBeat.IsZero() && e.nextBeat.Before(due) {
+		due = e.nextBeat
+	}
+	return due, nil
 }
 
 // start forgets the connections this node had before it (re)started: their
@@ -267,6 +292,9 @@ func (e *Engine) start(ctx context.Context) error {
 	e.connMu.Lock()
 	defer e.connMu.Unlock()
 	return e.db.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.TouchNode(e.cfg.NodeID); err != nil {
+			return err
+		}
 		users, err := tx.ClearNodeConnections(e.cfg.NodeID)
 		if err != nil {
 			return err
@@ -279,20 +307,74 @@ func (e *Engine) start(ctx context.Context) error {
 				return err
 			}
 		}
-		for uid, n := range e.conns {
-			if err := tx.SetConnections(e.cfg.NodeID, uid, n); err != nil {
+		return e.recordConnections(tx)
+	})
+}
+
+// recordConnections writes the connections this engine has seen (connMu held).
+func (e *Engine) recordConnections(tx *store.Tx) error {
+	for uid, n := range e.conns {
+		if err := tx.SetConnections(e.cfg.NodeID, uid, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// beat tells the other nodes that this one is alive, and forgets the nodes
+// that stopped saying so — crashed, or restarted under a new id — with the
+// connections they counted: their agents get the grace period to reconnect,
+// here or elsewhere, before they go offline (P1). A node that was itself
+// forgotten (it stalled for longer than NodeTimeout) records its
+// connections again.
+func (e *Engine) beat(ctx context.Context) error {
+	e.connMu.Lock()
+	defer e.connMu.Unlock()
+	return e.db.Write(ctx, func(tx *store.Tx) error {
+		known, err := tx.TouchNode(e.cfg.NodeID)
+		if err != nil {
+			return err
+		}
+		if !known {
+			if err := e.recordConnections(tx); err != nil {
 				return err
+			}
+		}
+		if err := tx.AdoptUnknownNodes(); err != nil {
+			return err
+		}
+		before := tx.Now().Add(-e.cfg.NodeTimeout)
+		silent, err := tx.SilentNodes(before)
+		if err != nil {
+			return err
+		}
+		for _, node := range silent {
+			users, ok, err := tx.ForgetNode(node, before)
+			if err != nil {
+				return err
+			}
+			if ok {
+				e.log.Info("routing: forgot a silent node's connections", "node", node, "users", len(users))
+			}
+			for _, uid := range users {
+				if err := tx.Schedule(store.DeadlinePresence, uid, tx.Now().Add(e.cfg.PresenceGrace)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 }
 
-// Step does everything that is due now: it fires due deadlines, tidies what
-// other paths left behind, admits new waiting conversations (or makes them
-// tickets), offers queued conversations to agents oldest first, and tells
-// queued customers their position. It returns when the next deadline is
-// due (zero: none). Run calls it on every wake-up; tests call it directly,
+// NodeID returns the name this engine counts its node's connections under.
+func (e *Engine) NodeID() string { return e.cfg.NodeID }
+
+// Step does everything that is due now: it fires due deadlines, tells the
+// other nodes this one is alive (and forgets those that stopped), tidies
+// what other paths left behind, admits new waiting conversations (or makes
+// them tickets), offers queued conversations to agents oldest first, and
+// tells queued customers their position. It returns when the next deadline
+// or heartbeat is due (zero: none). Run calls it on every wake-up; tests call it directly,
 // from one goroutine at a time.
 func (e *Engine) Step(ctx context.Context) (next time.Time, err error) {
 	if !e.started {
@@ -303,6 +385,13 @@ func (e *Engine) Step(ctx context.Context) (next time.Time, err error) {
 		e.stale.Store(true)
 	}
 	errs := []error{e.fireDue(ctx)}
+	if now := e.clock.Now(); !now.Before(e.nextBeat) {
+		if err := e.beat(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("routing: heartbeat: %w", err))
+		} else {
+			e.nextBeat = now.Add(e.cfg.NodeTimeout / 3)
+		}
+	}
 	if e.stale.Swap(false) {
 		if err := e.reconcile(ctx); err != nil {
 			e.stale.Store(true)

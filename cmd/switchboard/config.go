@@ -16,6 +16,7 @@ type Config struct {
 	DataDir        string
 	DatabaseURL    string
 	NATSURL        string
+	NodeID         string
 	AllowedOrigins []string
 	MetricsToken   string
 	MaxUploadMB    int
@@ -71,6 +72,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	str(&c.DataDir, "data", "switchboard-data", "data folder for the embedded database and files")
 	str(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://…); empty: embedded SQLite in --data")
 	str(&c.NATSURL, "nats-url", "", "NATS URL for a cluster (nats://…); empty: single node")
+	str(&c.NodeID, "node-id", "", "this node's name among the cluster's nodes, kept across its restarts; empty: new for every process")
 	var origins string
 	str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open staff WebSockets")
 	var proxies string

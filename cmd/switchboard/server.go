@@ -112,7 +112,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// The routing engine hears this node's commits directly and the other
 	// nodes' through the bus.
-	m.eng = routing.New(m.db, routing.Config{Clock: m.Clock, Logger: m.log})
+	m.eng = routing.New(m.db, routing.Config{Clock: m.Clock, Logger: m.log, NodeID: c.NodeID})
 	if m.bus != nil {
 		if _, err := m.bus.Subscribe(func(int64) { m.eng.Notify() }); err != nil {
 			return fmt.Errorf("subscribe to NATS: %w", err)
@@ -142,7 +142,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	m.log.Info("switchboard ready", "addr", m.ln.Addr().String(), "database", m.db.Dialect(), "startup_ms", time.Since(start).Milliseconds())
+	m.log.Info("switchboard ready", "addr", m.ln.Addr().String(), "database", m.db.Dialect(), "node", m.eng.NodeID(), "startup_ms", time.Since(start).Milliseconds())
 	fmt.Fprintf(m.out, "Switchboard is listening on http://%s\n", displayAddr(m.ln.Addr().String()))
 	return nil
 }
