@@ -207,6 +207,7 @@ func (b *burstRun) serve(a agent, o *sb.Offer) {
 
 func (*burstRun) ack(*socket, *send, *wireMessage, time.Duration) {}
 func (*burstRun) refused(*socket, *send)                          {}
+func (*burstRun) resent(*socket, *send)                           {}
 
 // drain waits until every started arrival has been offered, or the drain time is up.
 func (b *burstRun) drain(ctx context.Context) {

@@ -37,6 +37,7 @@ type chat struct {
 	agent   *socket
 	next    [2]int
 	acked   [2]bitset
+	ackIDs  [2]idList // the stored message each ack named
 	refused [2]bitset
 	views   [2]view
 }
@@ -45,6 +46,7 @@ type chat struct {
 type view struct {
 	lastSeq    int64
 	seen       [2]bitset // message numbers, per direction
+	ids        [2]idList // the stored message of each number seen
 	maxK       [2]int
 	duplicated int64
 	reordered  int64
@@ -71,6 +73,7 @@ type chatRun struct {
 
 	ready                          atomic.Bool // set-up is over: byConv is complete
 	sent, acked, delivered, echoed atomic.Int64
+	resends, resendsCommitted      atomic.Int64 // re-sends after a resume; those committed before it
 	lastDelivery                   atomic.Int64 // run time of the latest delivery, ns
 	pad                            string
 }
@@ -93,7 +96,9 @@ func (r *runner) runChats(ctx context.Context) (*Result, error) {
 	closeAll := func() {
 		stop()
 		for _, s := range cr.sockets(true) {
-			s.close()
+			if s != nil { // a set-up that failed half-way leaves gaps
+				s.close()
+			}
 		}
 		readers.Wait()
 	}
@@ -131,6 +136,14 @@ func (r *runner) runChats(ctx context.Context) (*Result, error) {
 			res.Storms, res.StormDrops = cr.storms(trafficCtx)
 		}()
 	}
+	var crashes crashReport
+	if cfg.Scenario == ScenarioCrash {
+		storms.Add(1)
+		go func() {
+			defer storms.Done()
+			crashes = cr.crashes(trafficCtx, ctx, stopTraffic)
+		}()
+	}
 	cpu0, self0, busy0 := r.serverCPU(), cpuTime(), machineBusy()
 	began := r.now()
 	cr.schedule(trafficCtx, began, cfg.Duration)
@@ -142,6 +155,10 @@ func (r *runner) runChats(ctx context.Context) (*Result, error) {
 		return nil, ctx.Err()
 	}
 	res.Drained = cr.drain(ctx)
+	var routing []string
+	if cfg.Scenario == ScenarioCrash && crashes.failure == "" {
+		routing = cr.checkRouting(ctx)
+	}
 
 	m, err := r.serverMemory(ctx)
 	if err != nil {
@@ -153,6 +170,18 @@ func (r *runner) runChats(ctx context.Context) (*Result, error) {
 
 	closeAll()
 	cr.tally(res, began, ended)
+	if cfg.Scenario == ScenarioCrash {
+		crashes.routing = routing
+		if crashes.failure == "" {
+			hc, err := cr.checkHistory(ctx)
+			if err != nil {
+				crashes.failure = fmt.Sprintf("could not read the stored messages back: %v", err)
+			}
+			res.HistoryChecked = err == nil
+			res.HistoryLost, res.HistoryDuplicated, res.HistoryWrong = hc.lost, hc.duplicated, hc.wrong
+		}
+		crashes.report(res, r.proc)
+	}
 	return res, nil
 }
 
@@ -369,11 +398,7 @@ func (cr *chatRun) schedule(ctx context.Context, began, dur time.Duration) {
 // client id names the direction, number and chat, so it is unique on the
 // agent's socket too; the body carries the scheduled time.
 func (cr *chatRun) message(ch *chat, dir, k int, due time.Duration) *send {
-	var id []byte
-	id = append(id, "ca"[dir])
-	id = strconv.AppendInt(id, int64(k), 10)
-	id = append(id, '-')
-	id = strconv.AppendInt(id, int64(ch.idx), 10)
+	id := appendClientID(nil, dir, k, ch.idx)
 	b := make([]byte, 0, 96+len(cr.pad))
 	b = append(b, `{"type":"send","conversation_id":`...)
 	b = strconv.AppendInt(b, ch.conv, 10)
@@ -386,6 +411,17 @@ func (cr *chatRun) message(ch *chat, dir, k int, due time.Duration) *send {
 	b = append(b, `"}`...)
 	return &send{frame: b, convID: ch.conv, clientID: string(id), sched: due, chat: ch, dir: dir, k: k}
 }
+
+// appendClientID appends the client id of message k of a chat's direction.
+func appendClientID(b []byte, dir, k, chatIdx int) []byte {
+	b = append(b, "ca"[dir])
+	b = strconv.AppendInt(b, int64(k), 10)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(chatIdx), 10)
+}
+
+// clientID is appendClientID's string.
+func clientID(dir, k, chatIdx int) string { return string(appendClientID(nil, dir, k, chatIdx)) }
 
 // parseClientID reads a client id made by message; ok is false for other
 // messages (the opening one, or anyone else's).
@@ -461,6 +497,7 @@ func (cr *chatRun) event(s *socket, f *inFrame, at time.Duration) {
 		return
 	}
 	v.seen[dir].set(k)
+	v.ids[dir].set(k, m.ID)
 	if m.Seq <= v.lastSeq || k < v.maxK[dir] {
 		v.reordered++
 	}
@@ -483,12 +520,25 @@ func (cr *chatRun) event(s *socket, f *inFrame, at time.Duration) {
 
 func (cr *chatRun) ack(s *socket, p *send, m *wireMessage, at time.Duration) {
 	p.chat.acked[p.dir].set(p.k)
+	p.chat.ackIDs[p.dir].set(p.k, m.ID)
 	cr.commit.record(at - p.sched)
 	cr.acked.Add(1)
 }
 
 func (cr *chatRun) refused(s *socket, p *send) {
 	p.chat.refused[p.dir].set(p.k)
+}
+
+// resent counts a send going out again after a resume, and whether it had
+// been committed before: the sender's own copy of it came with the replay
+// (or before the connection was lost), so its ack was what was lost, and
+// the server must answer the re-send with the original message.
+func (cr *chatRun) resent(s *socket, p *send) {
+	cr.resends.Add(1)
+	// The sender of direction d is also receiver d: views[p.dir] is its own.
+	if p.chat.views[p.dir].seen[p.dir].has(p.k) {
+		cr.resendsCommitted.Add(1)
+	}
 }
 
 // storms drops a share of the chat sockets at once, every StormEvery, until
@@ -545,6 +595,7 @@ func (cr *chatRun) tally(res *Result, began, ended time.Duration) {
 	res.MessagesSent = cr.sent.Load()
 	res.MessagesAcked = cr.acked.Load()
 	res.MessagesDelivered = cr.delivered.Load()
+	res.Resent, res.ResentCommitted = cr.resends.Load(), cr.resendsCommitted.Load()
 	for _, s := range cr.sockets(false) {
 		res.UnackedAtEnd += int64(len(s.pending))
 	}
@@ -567,6 +618,15 @@ func (cr *chatRun) tally(res *Result, began, ended time.Duration) {
 			}
 			for rcv := range 2 {
 				res.Lost += int64(ch.views[rcv].seen[dir].missing(committed))
+			}
+			// An ack names the stored message; a receiver that got another
+			// one under the same client id saw a second copy of a re-send.
+			for k, id := range ch.ackIDs[dir] {
+				for rcv := range 2 {
+					if got := ch.views[rcv].ids[dir].get(k); id != 0 && got != 0 && got != id {
+						res.AckMismatches++
+					}
+				}
 			}
 		}
 		for rcv := range 2 {

@@ -31,13 +31,17 @@ const (
 	// ScenarioReconnect: steady traffic while a share of the clients drop at
 	// once and resume from their last position, again and again.
 	ScenarioReconnect = "reconnect"
+	// ScenarioCrash: steady traffic against a server the tool runs itself
+	// and kills with SIGKILL again and again, restarting it on the same
+	// data; nothing acknowledged may be lost, doubled or reordered.
+	ScenarioCrash = "crash"
 	// ScenarioStartup: starts the server binary on an empty database until
 	// /readyz answers, a few times.
 	ScenarioStartup = "startup"
 )
 
 // Scenarios lists the scenarios in the order the documentation gives them.
-var Scenarios = []string{ScenarioSteady, ScenarioBurst, ScenarioIdle, ScenarioReconnect, ScenarioStartup}
+var Scenarios = []string{ScenarioSteady, ScenarioBurst, ScenarioIdle, ScenarioReconnect, ScenarioCrash, ScenarioStartup}
 
 // Config is one run of the load generator. Zero values take the scenario's
 // defaults (WithDefaults).
@@ -51,7 +55,9 @@ type Config struct {
 
 	// Credentials of an owner or admin: an API token (sba_…), or an e-mail
 	// and password to log in with. Steady, burst and reconnect need them;
-	// idle needs them only without InboxID.
+	// idle needs them only without InboxID; crash only with a DataDir whose
+	// server has started before (on an empty one it reads the password the
+	// server prints).
 	Token         string
 	AdminEmail    string
 	AdminPassword string
@@ -89,8 +95,13 @@ type Config struct {
 	// ServerPID, when set, reads the server's memory from /proc/<pid>
 	// instead of /metrics.
 	ServerPID int
-	// ServerBin is the switchboard binary the startup scenario runs.
+	// ServerBin is the switchboard binary the startup and crash scenarios run.
 	ServerBin string
+	// DataDir is the data folder of the server the crash scenario runs; empty:
+	// a new temporary folder, removed afterwards unless the run failed.
+	DataDir string
+	// CrashEvery is the time between kills in the crash scenario.
+	CrashEvery time.Duration
 	// StartupRuns is how many times the startup scenario starts the server.
 	StartupRuns int
 
@@ -128,13 +139,13 @@ func (c Config) WithDefaults() Config {
 		c.Duration = 30 * time.Second
 	}
 	if c.Chats <= 0 {
-		c.Chats = map[string]int{ScenarioReconnect: 200}[c.Scenario]
+		c.Chats = map[string]int{ScenarioReconnect: 200, ScenarioCrash: 200}[c.Scenario]
 		if c.Chats == 0 {
 			c.Chats = 1000
 		}
 	}
 	if c.Rate <= 0 {
-		c.Rate = map[string]float64{ScenarioReconnect: 500}[c.Scenario]
+		c.Rate = map[string]float64{ScenarioReconnect: 500, ScenarioCrash: 500}[c.Scenario]
 		if c.Rate == 0 {
 			c.Rate = 1000
 		}
@@ -165,6 +176,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StormFraction <= 0 {
 		c.StormFraction = 0.5
+	}
+	if c.CrashEvery <= 0 {
+		c.CrashEvery = 5 * time.Second
 	}
 	if c.StartupRuns <= 0 {
 		c.StartupRuns = 5
@@ -208,8 +222,14 @@ func (c Config) Validate() error {
 	if c.MessageSize > 10000 {
 		return fmt.Errorf("--message-size must be at most 10000 bytes (the server's limit)")
 	}
-	if c.Scenario == ScenarioStartup && c.ServerBin == "" {
-		return fmt.Errorf("the startup scenario needs --server-bin (go build -o /tmp/switchboard ./cmd/switchboard)")
+	if (c.Scenario == ScenarioStartup || c.Scenario == ScenarioCrash) && c.ServerBin == "" {
+		return fmt.Errorf("the %s scenario needs --server-bin (go build -o /tmp/switchboard ./cmd/switchboard)", c.Scenario)
+	}
+	if c.Scenario == ScenarioCrash && c.CrashEvery < 100*time.Millisecond {
+		return fmt.Errorf("--crash-every must be at least 100ms")
+	}
+	if c.Scenario == ScenarioCrash && c.Duration <= c.CrashEvery {
+		return fmt.Errorf("--duration (%s) must be longer than --crash-every (%s), or nothing crashes", c.Duration, c.CrashEvery)
 	}
 	needsAdmin := c.Scenario == ScenarioSteady || c.Scenario == ScenarioBurst || c.Scenario == ScenarioReconnect ||
 		(c.Scenario == ScenarioIdle && c.InboxID == 0)

@@ -42,7 +42,37 @@ type Result struct {
 	SendLag            *Percentiles `json:"send_lag,omitempty"`
 	Storms             int          `json:"storms,omitempty"`
 	StormDrops         int64        `json:"storm_drops,omitempty"`
-	UnackedAtEnd       int64        `json:"unacked_at_end,omitempty"`
+	// Resent counts unacknowledged sends that went out again after a
+	// resume; ResentCommitted those of them that had been committed before
+	// the connection was lost (their ack was lost, and the server had to
+	// answer the re-send with the original message).
+	Resent          int64 `json:"resent,omitempty"`
+	ResentCommitted int64 `json:"resent_committed,omitempty"`
+	// AcksIgnored counts acks the crash scenario threw away in the moments
+	// before each kill, as if lost with the server (their messages were
+	// committed; the re-sends must be answered with the originals).
+	AcksIgnored int64 `json:"acks_ignored,omitempty"`
+	// AckMismatches counts acks naming another stored message than the one
+	// a receiver got under the same client id: a re-send stored twice.
+	AckMismatches int64 `json:"ack_mismatches"`
+	// The crash scenario: kills, the connections they cut, the time from
+	// each kill to the restarted server's first 200 from /readyz, and to
+	// each cut client's ready after its resume (back-off included); the
+	// restarted servers' own start-up times; the server's data folder.
+	Crashes         int          `json:"crashes,omitempty"`
+	CrashDrops      int64        `json:"crash_drops,omitempty"`
+	KillToReady     *Percentiles `json:"kill_to_ready,omitempty"`
+	KillToResume    *Percentiles `json:"kill_to_resume,omitempty"`
+	RestartServerMs *Percentiles `json:"restart_server,omitempty"`
+	DataDir         string       `json:"data_dir,omitempty"`
+	// The stored history, read back after the crashes (crash): committed
+	// messages missing from it, stored twice, or stored out of their
+	// sender's order or under another id than their ack and receivers had.
+	HistoryChecked    bool  `json:"history_checked,omitempty"`
+	HistoryLost       int64 `json:"history_lost"`
+	HistoryDuplicated int64 `json:"history_duplicated"`
+	HistoryWrong      int64 `json:"history_wrong"`
+	UnackedAtEnd      int64 `json:"unacked_at_end,omitempty"`
 	// Unanswered counts sends that were neither acked nor received by
 	// anyone by the end of the drain: the server fell behind.
 	Unanswered int64 `json:"unanswered,omitempty"`
@@ -145,7 +175,8 @@ func (res *Result) WriteTable(w io.Writer) error {
 	if res.Chats > 0 {
 		row("chats", "%d at %.0f msg/s offered", res.Chats, res.RateMsgsPerS)
 		row("messages", "%d sent, %d acked (committed), %d delivered to the other side", res.MessagesSent, res.MessagesAcked, res.MessagesDelivered)
-		row("correctness", "%d lost, %d duplicated, %d reordered, %d misdelivered, %d unanswered", res.Lost, res.Duplicated, res.Reordered, res.Misdelivered, res.Unanswered)
+		row("correctness", "%d lost, %d duplicated, %d reordered, %d misdelivered, %d unanswered, %d acks naming another message",
+			res.Lost, res.Duplicated, res.Reordered, res.Misdelivered, res.Unanswered, res.AckMismatches)
 		row("throughput", "%.0f msg/s delivered", res.ThroughputMsgsPerS)
 	}
 	lat := func(name string, p *Percentiles) {
@@ -166,6 +197,22 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	if res.Storms > 0 {
 		row("storms", "%d, %d sockets dropped", res.Storms, res.StormDrops)
+	}
+	if res.Scenario == ScenarioCrash {
+		row("crashes", "%d kills (SIGKILL), %d connections cut", res.Crashes, res.CrashDrops)
+		lat("kill → server ready", res.KillToReady)
+		lat("  restart as the server logs it", res.RestartServerMs)
+		lat("kill → client resumed", res.KillToResume)
+		if res.HistoryChecked {
+			row("stored history", "%d committed messages missing, %d stored twice, %d out of order or under another id",
+				res.HistoryLost, res.HistoryDuplicated, res.HistoryWrong)
+		}
+	}
+	if res.Resent > 0 {
+		row("re-sent after resume", "%d unacked sends, %d of them committed before (answered with the original)", res.Resent, res.ResentCommitted)
+	}
+	if res.AcksIgnored > 0 {
+		row("acks ignored", "%d, in the %s before each kill, as if lost with the server", res.AcksIgnored, ackLossWindow)
 	}
 	lat("start to ready", res.StartupMs)
 	lat("  as the server logs it", res.StartupServerMs)
@@ -200,6 +247,9 @@ func (res *Result) WriteTable(w io.Writer) error {
 		row("CPU", "server %.2f cores, tool %.2f, everything else %.2f (during the traffic or hold)", res.ServerCPUCores, res.ToolCPUCores, res.OtherCPUCores)
 	}
 	row("tool CPU", "%.1f s", res.LoadgenCPUSeconds)
+	if res.DataDir != "" {
+		row("server data", "%s (kept)", res.DataDir)
+	}
 	if res.Failure != "" {
 		row("failure", "%s", res.Failure)
 	}

@@ -28,22 +28,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := newRunner(cfg)
-	defer r.src.close()
-	if limit, err := raiseFileLimit(); err != nil {
-		r.logf("could not raise the open-file limit: %v", err)
-	} else if need := uint64(r.socketsNeeded() + 64); limit > 0 && limit < need {
-		return nil, fmt.Errorf("the open-file limit is %d but the run needs about %d descriptors: raise the hard limit (ulimit -Hn)", limit, need)
-	}
 	// However the server behaves, the run ends: set-up, traffic and drain
 	// each have their bound, and so does the whole.
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+cfg.Drain+cfg.Hold+setupLimit)
 	defer cancel()
+	var own *ownServer
+	if cfg.Scenario == ScenarioCrash {
+		var err error
+		if own, err = startOwnServer(ctx, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	r := newRunner(cfg)
+	defer r.src.close()
+	if own != nil {
+		r.proc = own.proc
+	}
+	if limit, err := raiseFileLimit(); err != nil {
+		r.logf("could not raise the open-file limit: %v", err)
+	} else if need := uint64(r.socketsNeeded() + 64); limit > 0 && limit < need {
+		own.close(r, nil)
+		return nil, fmt.Errorf("the open-file limit is %d but the run needs about %d descriptors: raise the hard limit (ulimit -Hn)", limit, need)
+	}
 	cpu0, load0 := cpuTime(), loadAverage()
 	var res *Result
 	var err error
 	switch cfg.Scenario {
-	case ScenarioSteady, ScenarioReconnect:
+	case ScenarioSteady, ScenarioReconnect, ScenarioCrash:
 		res, err = r.runChats(ctx)
 	case ScenarioBurst:
 		res, err = r.runBurst(ctx)
@@ -53,10 +64,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res, err = r.runStartup(ctx)
 	}
 	if err != nil {
+		own.close(r, nil)
 		return nil, err
 	}
 	res.LoadgenCPUSeconds = (cpuTime() - cpu0).Seconds()
 	r.finish(res)
+	own.close(r, res)
 	res.Machine.LoadAvg = [2]float64{load0, loadAverage()}
 	switch {
 	case res.OtherCPUCores > 0.25:
@@ -87,8 +100,11 @@ type runner struct {
 
 	connect   *latency // dial to ready, first connection
 	reconnect *latency // drop to ready
+	resume    *latency // the server killed to ready again (crash)
 
-	reconnects, resyncs, posErrors, strayAcks, sendErrors, slowDrops, restartDrops, lostConns, misdelivered atomic.Int64
+	proc *serverProcess // the server the tool runs itself (crash); nil otherwise
+
+	reconnects, resyncs, posErrors, strayAcks, sendErrors, slowDrops, restartDrops, lostConns, misdelivered, acksIgnored atomic.Int64
 
 	mu        sync.Mutex
 	problems  []string
@@ -108,6 +124,7 @@ func newRunner(cfg Config) *runner {
 		runID:     hex.EncodeToString(b),
 		connect:   newLatency(),
 		reconnect: newLatency(),
+		resume:    newLatency(),
 	}
 	// Each run starts at a random source address, so that runs in a row
 	// do not meet the per-address limits their predecessors used up.
@@ -139,7 +156,7 @@ func (r *runner) problem(format string, args ...any) {
 
 func (r *runner) socketsNeeded() int {
 	switch r.cfg.Scenario {
-	case ScenarioSteady, ScenarioReconnect:
+	case ScenarioSteady, ScenarioReconnect, ScenarioCrash:
 		return r.cfg.Idle + r.cfg.Chats + (r.cfg.Chats+r.cfg.ChatsPerAgent-1)/r.cfg.ChatsPerAgent
 	case ScenarioBurst:
 		return r.cfg.Agents + r.cfg.DialConcurrency
@@ -297,8 +314,12 @@ func (r *runner) serverMemory(ctx context.Context) (memory, error) {
 	m.HeapInuse = int64(vals["go_memstats_heap_inuse_bytes"])
 	m.StackInuse = int64(vals["go_memstats_stack_inuse_bytes"])
 	m.Goroutines = int64(vals["go_goroutines"])
-	if r.cfg.ServerPID > 0 {
-		rss, err := procRSS(r.cfg.ServerPID)
+	pid := r.cfg.ServerPID
+	if r.proc != nil {
+		pid = r.proc.pid()
+	}
+	if pid > 0 {
+		rss, err := procRSS(pid)
 		if err != nil {
 			return m, err
 		}
@@ -337,29 +358,13 @@ type memSampler struct {
 	peak   int64
 }
 
-// serverCPU reads the CPU time the server process has used, when its pid
-// is known (0 otherwise).
+// serverCPU reads the CPU time the server has used, when its pid is known
+// or the tool runs it (0 otherwise).
 func (r *runner) serverCPU() time.Duration {
-	if r.cfg.ServerPID <= 0 {
-		return 0
+	if r.proc != nil {
+		return r.proc.cpu()
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(r.cfg.ServerPID) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; the fields after it don't.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	if !ok {
-		return 0
-	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+	return procCPU(r.cfg.ServerPID)
 }
 
 // cpuShares records who used the CPUs during a phase of length d: the
@@ -426,8 +431,11 @@ func (r *runner) cleanUp() {
 func (r *runner) finish(res *Result) {
 	res.Scenario = r.cfg.Scenario
 	res.Target = r.cfg.Target
-	if r.cfg.Scenario == ScenarioStartup {
+	switch r.cfg.Scenario {
+	case ScenarioStartup:
 		res.Target = r.cfg.ServerBin
+	case ScenarioCrash:
+		res.Target = r.cfg.ServerBin + " at " + r.cfg.Target
 	}
 	res.Reconnects = r.reconnects.Load()
 	res.Resyncs = r.resyncs.Load()
@@ -438,11 +446,15 @@ func (r *runner) finish(res *Result) {
 	res.ServerRestartDrops = r.restartDrops.Load()
 	res.ConnectionsLost = r.lostConns.Load()
 	res.Misdelivered = r.misdelivered.Load()
+	res.AcksIgnored = r.acksIgnored.Load()
 	if p := r.connect.percentiles(); p.Count > 0 {
 		res.Connect = &p
 	}
 	if p := r.reconnect.percentiles(); p.Count > 0 {
 		res.Reconnect = &p
+	}
+	if p := r.resume.percentiles(); p.Count > 0 {
+		res.KillToResume = &p
 	}
 	res.Machine = Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, MemoryBytes: totalMemory()}
 	r.mu.Lock()
@@ -452,7 +464,8 @@ func (r *runner) finish(res *Result) {
 	}
 	r.mu.Unlock()
 	res.OK = res.Lost == 0 && res.Duplicated == 0 && res.Reordered == 0 && res.PositionErrors == 0 &&
-		res.Resyncs == 0 && res.SendErrors == 0 && res.Misdelivered == 0 && res.Failure == ""
+		res.Resyncs == 0 && res.SendErrors == 0 && res.Misdelivered == 0 && res.AckMismatches == 0 &&
+		res.HistoryLost == 0 && res.HistoryDuplicated == 0 && res.HistoryWrong == 0 && res.Failure == ""
 }
 
 // loadAverage reads the one-minute load average (0 where there is none).

@@ -48,6 +48,7 @@ type send struct {
 	chat     *chat
 	dir      int
 	k        int
+	written  bool // it went out on a connection at least once (guarded by the socket's mu)
 }
 
 // handler is what a scenario does with a socket's frames. Each socket's
@@ -56,6 +57,9 @@ type handler interface {
 	event(s *socket, f *inFrame, at time.Duration)
 	ack(s *socket, p *send, m *wireMessage, at time.Duration)
 	refused(s *socket, p *send)
+	// resent is told, after a resume's replay and before the re-send, of
+	// each unacknowledged send that had gone out on the lost connection.
+	resent(s *socket, p *send)
 }
 
 // nopHandler ignores everything (idle connections).
@@ -64,6 +68,7 @@ type nopHandler struct{}
 func (nopHandler) event(*socket, *inFrame, time.Duration)          {}
 func (nopHandler) ack(*socket, *send, *wireMessage, time.Duration) {}
 func (nopHandler) refused(*socket, *send)                          {}
+func (nopHandler) resent(*socket, *send)                           {}
 
 // socket is one client's WebSocket, across reconnects: a visitor or an
 // agent. One goroutine reads it (loop); the scheduler writes to it (send).
@@ -82,6 +87,7 @@ type socket struct {
 	conn      *websocket.Conn
 	live      bool // ready and flushed: sends go straight out
 	dropping  bool // a storm dropped it on purpose
+	killed    bool // the server is being killed under it (crash)
 	droppedAt time.Duration
 	pending   []*send
 
@@ -120,12 +126,11 @@ func (s *socket) open(ctx context.Context) (*websocket.Conn, error) {
 		case "ready", "resync":
 			s.wmu.Lock()
 			defer s.wmu.Unlock()
-			s.mu.Lock()
-			s.conn, s.dropping, s.live = c, false, true
-			flush := slices.Clone(s.pending)
-			s.mu.Unlock()
-			for _, p := range flush {
+			for _, p := range s.resume(c) {
 				if err := c.Write(ctx, websocket.MessageText, p.frame); err != nil {
+					s.mu.Lock()
+					s.conn, s.live = nil, false
+					s.mu.Unlock()
 					c.CloseNow()
 					return nil, err
 				}
@@ -133,6 +138,29 @@ func (s *socket) open(ctx context.Context) (*websocket.Conn, error) {
 			return c, nil
 		}
 	}
+}
+
+// resume makes c the socket's live connection once the server said ready,
+// and returns the pending sends to write on it, in order. The caller holds
+// wmu until they are written, so that nothing newer overtakes them. The
+// replay is in by then, so the handler is told of each re-send first: it
+// can tell which had been committed before the connection was lost.
+func (s *socket) resume(c *websocket.Conn) []*send {
+	s.mu.Lock()
+	s.conn, s.dropping, s.killed, s.live = c, false, false, true
+	flush := slices.Clone(s.pending)
+	var again []*send
+	for _, p := range flush {
+		if p.written {
+			again = append(again, p)
+		}
+		p.written = true
+	}
+	s.mu.Unlock()
+	for _, p := range again {
+		s.h.resent(s, p)
+	}
+	return flush
 }
 
 // handle applies one server frame and returns its type, or an error that
@@ -173,9 +201,13 @@ func (s *socket) handle(data []byte) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s: unreadable ack %.200q: %w", s.name, data, err)
 		}
-		if p := s.acked(m.ConversationID, f.ClientID); p != nil {
+		p, ignored := s.acked(m.ConversationID, f.ClientID)
+		switch {
+		case ignored:
+			s.r.count(&s.r.acksIgnored)
+		case p != nil:
 			s.h.ack(s, p, &m, at)
-		} else {
+		default:
 			s.r.count(&s.r.strayAcks)
 		}
 	case "error":
@@ -200,13 +232,13 @@ func (s *socket) loop(ctx context.Context, c *websocket.Conn) {
 		err := s.read(ctx, c)
 		s.mu.Lock()
 		s.live, s.conn = false, nil
-		dropped, droppedAt := s.dropping, s.droppedAt
+		dropped, killed, droppedAt := s.dropping, s.killed, s.droppedAt
 		s.mu.Unlock()
 		c.CloseNow()
 		if ctx.Err() != nil {
 			return
 		}
-		if !dropped {
+		if !dropped && !killed {
 			switch websocket.CloseStatus(err) {
 			case 4008:
 				s.r.count(&s.r.slowDrops)
@@ -238,7 +270,11 @@ func (s *socket) loop(ctx context.Context, c *websocket.Conn) {
 		}
 		backoff = 100 * time.Millisecond
 		s.r.count(&s.r.reconnects)
-		s.r.reconnect.record(s.r.now() - droppedAt)
+		if killed {
+			s.r.resume.record(s.r.now() - droppedAt)
+		} else {
+			s.r.reconnect.record(s.r.now() - droppedAt)
+		}
 	}
 }
 
@@ -261,6 +297,7 @@ func (s *socket) send(ctx context.Context, p *send) {
 	s.pending = append(s.pending, p)
 	c := s.conn
 	live := s.live
+	p.written = live
 	s.mu.Unlock()
 	if !live {
 		return // the flush after the reconnect sends it
@@ -287,17 +324,38 @@ func (s *socket) drop() bool {
 	return true
 }
 
-// acked removes and returns the pending send a server ack answers.
-func (s *socket) acked(convID int64, clientID string) *send {
+// crashing marks a connected socket whose server is about to be killed at
+// at, so that its reconnect is timed from the kill and not counted as a
+// connection lost by surprise; until then it ignores acks (see acked). It
+// reports whether the socket was connected.
+func (s *socket) crashing(at time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil || s.dropping {
+		return false
+	}
+	s.killed, s.droppedAt = true, at
+	return true
+}
+
+// acked removes and returns the pending send a server ack answers. While
+// the socket's server is about to be killed, acks are ignored (ignored is
+// true, the send stays pending), as if lost with the server: their
+// messages were committed, and the re-sends after the resume must be
+// answered with them.
+func (s *socket) acked(convID int64, clientID string) (found *send, ignored bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, p := range s.pending {
 		if p.convID == convID && p.clientID == clientID {
+			if s.killed {
+				return nil, true
+			}
 			s.pending = append(s.pending[:i], s.pending[i+1:]...)
-			return p
+			return p, false
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // failed removes and returns the pending send the server refused. Client

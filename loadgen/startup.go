@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
@@ -53,45 +51,14 @@ func (r *runner) startOnce(ctx context.Context) (time.Duration, time.Duration, e
 	if err != nil {
 		return 0, 0, err
 	}
-	var out syncBuffer
-	cmd := exec.Command(r.cfg.ServerBin, "serve", "--addr", addr, "--data", dir)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	p := newServerProcess(r.cfg.ServerBin, dir, addr)
+	defer p.stop()
 	began := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := p.start(ctx); err != nil {
 		return 0, 0, err
 	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-	hc := &http.Client{Timeout: time.Second}
-	url := "http://" + addr + "/readyz"
-	deadline := began.Add(30 * time.Second)
-	for {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("not ready after 30 s; output:\n%s", out.String())
-		}
-		resp, err := hc.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		time.Sleep(time.Millisecond)
-	}
 	d := time.Since(began)
-	return d, serverStartup(out.Bytes()), nil
+	return d, serverStartup(p.output()), nil
 }
 
 // serverStartup finds startup_ms in the server's "switchboard ready" log line.
@@ -119,15 +86,21 @@ func freeLoopbackAddr() (string, error) {
 	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
-// syncBuffer is a bytes.Buffer the child's stdout and stderr may share.
+// syncBuffer is a bytes.Buffer the child's stdout and stderr may share. With
+// a limit it keeps the first limit bytes and drops the rest.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	limit int // 0: none
+	mu    sync.Mutex
+	buf   bytes.Buffer
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.limit > 0 {
+		_, _ = b.buf.Write(p[:min(len(p), max(b.limit-b.buf.Len(), 0))])
+		return len(p), nil
+	}
 	return b.buf.Write(p)
 }
 

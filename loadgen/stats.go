@@ -91,3 +91,21 @@ func (b bitset) missing(want bitset) int {
 	}
 	return n
 }
+
+// idList records the stored message id of each message number of one
+// stream (0: none yet).
+type idList []int64
+
+func (l idList) get(k int) int64 {
+	if k < 0 || k >= len(l) {
+		return 0
+	}
+	return l[k]
+}
+
+func (l *idList) set(k int, id int64) {
+	for k >= len(*l) {
+		*l = append(*l, 0)
+	}
+	(*l)[k] = id
+}

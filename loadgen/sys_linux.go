@@ -26,3 +26,11 @@ func preciseSleep(d time.Duration) {
 	ts := syscall.NsecToTimespec(int64(d))
 	_ = syscall.Nanosleep(&ts, nil) // an early wake-up (EINTR) is caught by the caller's loop
 }
+
+// childAttr makes a server the tool starts die with it (Linux's parent-death
+// signal), so that a tool that is itself killed leaves no server behind.
+// The signal follows the OS thread that started the child: the caller keeps
+// that thread (runtime.LockOSThread) until the child has exited.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}

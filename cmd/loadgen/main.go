@@ -1,7 +1,8 @@
 // Command loadgen drives a running Switchboard with many visitors and agents
 // over real WebSockets and reports delivery latency, throughput, time to
 // offer, memory per connection and start-up time — and whether every
-// message arrived exactly once and in order. See BENCHMARKS.md.
+// message arrived exactly once and in order, also across kill -9s of a
+// server it runs itself (--scenario crash). See BENCHMARKS.md.
 //
 //	go run ./cmd/loadgen --target http://127.0.0.1:8080 --scenario steady \
 //	    --admin-email owner@switchboard.local --admin-password '…'
@@ -40,15 +41,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "usage: loadgen --scenario %s [flags]\n\n", strings.Join(loadgen.Scenarios, "|"))
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.Target, "target", "http://127.0.0.1:8080", "the server's base URL (loopback only)")
+	fs.StringVar(&c.Target, "target", "http://127.0.0.1:8080", "the server's base URL (loopback only; crash starts its own server)")
 	fs.StringVar(&c.Scenario, "scenario", loadgen.ScenarioSteady, "what to run: "+strings.Join(loadgen.Scenarios, ", "))
 	fs.DurationVar(&c.Duration, "duration", 0, "traffic or hold time (default 30s)")
 	fs.StringVar(&c.Token, "token", "", "an owner's or admin's API token (sba_…); or use --admin-email and --admin-password")
 	fs.StringVar(&c.AdminEmail, "admin-email", "", "owner or admin e-mail (the owner is printed on the server's first start)")
 	fs.StringVar(&c.AdminPassword, "admin-password", "", "its password (printed once on the server's first start)")
 	fs.Int64Var(&c.InboxID, "inbox", 0, "idle: an existing widget inbox (e.g. the --demo one); no credentials needed then")
-	fs.IntVar(&c.Chats, "chats", 0, "active chats (default 1000; reconnect 200)")
-	fs.Float64Var(&c.Rate, "rate", 0, "messages per second, both directions together (default 1000; reconnect 500)")
+	fs.IntVar(&c.Chats, "chats", 0, "active chats (default 1000; reconnect and crash 200)")
+	fs.Float64Var(&c.Rate, "rate", 0, "messages per second, both directions together (default 1000; reconnect and crash 500)")
 	fs.IntVar(&c.MessageSize, "message-size", 0, "message body bytes (default 64)")
 	fs.IntVar(&c.ChatsPerAgent, "chats-per-agent", 0, "chats on each agent's socket, 1–100 (default 10)")
 	fs.IntVar(&c.Idle, "idle", 0, "idle visitor connections (idle: default 1000; steady: extra, alongside the chats)")
@@ -60,7 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.StormEvery, "storm-every", 0, "reconnect: time between storms (default 3s)")
 	fs.Float64Var(&c.StormFraction, "storm-fraction", 0, "reconnect: share of clients dropped per storm (default 0.5)")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "read the server's RSS from /proc/<pid> instead of /metrics")
-	fs.StringVar(&c.ServerBin, "server-bin", "", "startup: the switchboard binary to start (go build -o /tmp/switchboard ./cmd/switchboard)")
+	fs.StringVar(&c.ServerBin, "server-bin", "", "startup, crash: the switchboard binary to start (go build -o /tmp/switchboard ./cmd/switchboard)")
+	fs.DurationVar(&c.CrashEvery, "crash-every", 0, "crash: time between kills of the server (SIGKILL; default 5s)")
+	fs.StringVar(&c.DataDir, "data-dir", "", "crash: the server's data folder (default: a new temporary one, removed unless the run fails)")
 	fs.IntVar(&c.StartupRuns, "startup-runs", 0, "startup: how many starts (default 5)")
 	fs.BoolVar(&c.SpreadSources, "spread-sources", true, "spread clients over source addresses 127.x.y.z (Linux), as real visitors come from many")
 	fs.IntVar(&c.ClientsPerSource, "clients-per-source", 0, "clients sharing one source address (default 20; the server allows 30 new visitors per address at once)")

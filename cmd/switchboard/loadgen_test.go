@@ -5,7 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,9 +19,11 @@ import (
 
 // TestLoadgenSmoke runs every scenario of the load generator briefly
 // against the real program (SQLite in a temporary folder, a random port),
-// so that the tool keeps working as the server changes. It checks the
-// tool's own verdict — nothing lost, doubled or reordered on a healthy
-// server — and no performance thresholds; BENCHMARKS.md has the figures.
+// so that the tool keeps working as the server changes; the crash scenario
+// against the program built into a temporary folder, which it kills with
+// SIGKILL twice. It checks the tool's own verdict — nothing lost, doubled or
+// reordered on a healthy server — and no performance thresholds;
+// BENCHMARKS.md has the figures.
 func TestLoadgenSmoke(t *testing.T) {
 	var out lockedBuffer
 	m := NewMain(&out)
@@ -53,10 +59,10 @@ func TestLoadgenSmoke(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		scenario string
-		adjust   func(c *loadgen.Config)
+		adjust   func(t *testing.T, c *loadgen.Config)
 		check    func(t *testing.T, res *loadgen.Result)
 	}{
-		{loadgen.ScenarioSteady, func(c *loadgen.Config) { c.Idle = 10 }, func(t *testing.T, res *loadgen.Result) {
+		{loadgen.ScenarioSteady, func(t *testing.T, c *loadgen.Config) { c.Idle = 10 }, func(t *testing.T, res *loadgen.Result) {
 			if res.MessagesSent == 0 || res.MessagesDelivered != res.MessagesSent {
 				t.Errorf("sent %d, delivered %d; want all delivered", res.MessagesSent, res.MessagesDelivered)
 			}
@@ -77,9 +83,28 @@ func TestLoadgenSmoke(t *testing.T) {
 				t.Errorf("%d of %d arrivals offered; want all, with a time to offer", res.Offers, res.ArrivalsScheduled)
 			}
 		}},
-		{loadgen.ScenarioIdle, func(c *loadgen.Config) { c.Idle = 50 }, func(t *testing.T, res *loadgen.Result) {
+		{loadgen.ScenarioIdle, func(t *testing.T, c *loadgen.Config) { c.Idle = 50 }, func(t *testing.T, res *loadgen.Result) {
 			if res.Connections != 50 || res.BytesPerIdleConn == nil {
 				t.Errorf("%d connections, %v bytes each; want 50 and a figure", res.Connections, res.BytesPerIdleConn)
+			}
+		}},
+		// The crash scenario kills a server of its own with SIGKILL, which
+		// needs a separate process: the program built from this module.
+		{loadgen.ScenarioCrash, func(t *testing.T, c *loadgen.Config) {
+			c.ServerBin = buildProgram(t)
+			c.DataDir = t.TempDir()
+			c.Duration, c.CrashEvery, c.Rate = 2500*time.Millisecond, time.Second, 100
+		}, func(t *testing.T, res *loadgen.Result) {
+			if res.Crashes == 0 || res.KillToResume == nil || res.KillToReady == nil {
+				t.Errorf("%d crashes, resumes %v, restarts %v; want some of each", res.Crashes, res.KillToResume, res.KillToReady)
+			}
+			if res.MessagesSent == 0 || res.MessagesDelivered != res.MessagesSent {
+				t.Errorf("sent %d, delivered %d; want all delivered", res.MessagesSent, res.MessagesDelivered)
+			}
+			for _, p := range res.Problems {
+				if strings.Contains(p, "DATA RACE") {
+					t.Errorf("the server found a data race: %s", p)
+				}
 			}
 		}},
 	} {
@@ -90,7 +115,7 @@ func TestLoadgenSmoke(t *testing.T) {
 			c := base
 			c.Scenario = tc.scenario
 			if tc.adjust != nil {
-				tc.adjust(&c)
+				tc.adjust(t, &c)
 			}
 			var log bytes.Buffer
 			c.Log = &log
@@ -106,6 +131,32 @@ func TestLoadgenSmoke(t *testing.T) {
 			tc.check(t, res)
 		})
 	}
+}
+
+// buildProgram builds this program into a temporary folder and returns its
+// path. The go command works from the local module cache. Under -race the
+// program is built with it too: the packages this test was compiled from
+// are then reused, and the server's own races are reported.
+func buildProgram(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
+	if err != nil {
+		t.Fatalf("no go command to build the program with: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	args := []string{"build", "-o", bin}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
+	}
+	out, err := exec.Command(goTool, append(args, ".")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
 }
 
 // routesOffers reports whether the server's API lets agents accept offers,
