@@ -144,6 +144,7 @@ func (db *DB) writer() {
 			}
 		}
 		db.commitBatch(ctx, conn, stmts, batch)
+		db.restartLog(ctx, conn)
 	}
 }
 
@@ -194,6 +195,7 @@ func (db *DB) commitBatch(ctx context.Context, conn *sql.Conn, stmts *stmtCache,
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	db.committed()
 	var events []sb.Event
 	for i, job := range batch {
 		if errs[i] == nil {
