@@ -2,15 +2,10 @@ package routing_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +14,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/internal/testpg"
 	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
 )
@@ -69,15 +65,7 @@ func eachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
-func postgresAvailable(t testing.TB) {
-	t.Helper()
-	if os.Getenv("SWITCHBOARD_TEST_DATABASE_URL") == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SWITCHBOARD_TEST_DATABASE_URL is not set; CI must test PostgreSQL")
-		}
-		t.Skip("SWITCHBOARD_TEST_DATABASE_URL not set")
-	}
-}
+func postgresAvailable(t testing.TB) { testpg.Require(t) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -96,33 +84,7 @@ func sqliteDatabase(t testing.TB) database {
 
 func postgresDatabase(t testing.TB) database {
 	t.Helper()
-	postgresAvailable(t)
-	base := os.Getenv("SWITCHBOARD_TEST_DATABASE_URL")
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", base); err == nil {
-			a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dsn := u.String()
+	dsn := testpg.URL(t)
 	return database{name: "postgres", dsn: dsn, open: func(t testing.TB, clock sb.Clock) *store.DB {
 		t.Helper()
 		db, err := store.Open(context.Background(), store.Config{URL: dsn, Clock: clock, Logger: quietLogger()})

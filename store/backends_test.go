@@ -3,13 +3,11 @@ package store_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
 
 	sb "github.com/switchboard/switchboard"
+	"github.com/switchboard/switchboard/internal/testpg"
 	"github.com/switchboard/switchboard/store"
 )
 
@@ -50,40 +48,7 @@ func OpenPostgres(t testing.TB) *store.DB {
 
 // postgresURL makes a fresh schema in the test database and returns a URL
 // that uses it.
-func postgresURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("SWITCHBOARD_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SWITCHBOARD_TEST_DATABASE_URL is not set; CI must test PostgreSQL")
-		}
-		t.Skip("SWITCHBOARD_TEST_DATABASE_URL not set")
-	}
-	schema := "t_" + randomHex(8)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err == nil {
-			a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresURL(t testing.TB) string { return testpg.URL(t) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
