@@ -84,16 +84,9 @@ func (s *Service) StartConversation(ctx context.Context, p *sb.Principal, inboxI
 	var created bool
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		conv, msg, created = nil, nil, false
-		contact, err := tx.Contact(p.ContactID)
+		contact, err := unblockedContact(tx, p)
 		if err != nil {
 			return err
-		}
-		blocked, err := tx.Blocked(contact, p.VisitorID)
-		if err != nil {
-			return err
-		}
-		if blocked {
-			return sb.Errorf(sb.EFORBIDDEN, "You cannot start a conversation here.")
 		}
 		c, err := visitorConversation(tx, p, inboxID)
 		if err != nil {

@@ -131,18 +131,25 @@ func mayFollowUp(tx *store.Tx, p *sb.Principal, c *sb.Conversation) error {
 	if !p.IsVisitor() || c.Ticket != sb.TicketClosed {
 		return nil
 	}
+	_, err := unblockedContact(tx, p)
+	return err
+}
+
+// unblockedContact returns visitor p's contact, or EFORBIDDEN when the
+// contact or the visitor is blocked (C12).
+func unblockedContact(tx *store.Tx, p *sb.Principal) (*sb.Contact, error) {
 	contact, err := tx.Contact(p.ContactID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	blocked, err := tx.Blocked(contact, p.VisitorID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if blocked {
-		return sb.Errorf(sb.EFORBIDDEN, "You cannot start a conversation here.")
+		return nil, sb.Errorf(sb.EFORBIDDEN, "You cannot start a conversation here.")
 	}
-	return nil
+	return contact, nil
 }
 
 var mentionPattern = regexp.MustCompile(`@([\p{L}\p{N}._-]+)`)
