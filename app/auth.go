@@ -87,41 +87,69 @@ var (
 // the session's CSRF token. Failed attempts are limited per client address
 // and per account (LoginLimits); unknown accounts, wrong passwords and
 // disabled users get the same answer in about the same time.
+//
+// Each attempt takes from both budgets before the password is checked and
+// gives back on success: a check takes a while, and attempts in flight at
+// once, on any node, must not all pass a limit that only the last of them
+// would reach. An attempt refused by a limit checks no password.
 func (s *Service) Login(ctx context.Context, email, password, addr string) (token, csrf string, u *sb.User, err error) {
 	account := sb.NormalizeEmail(email)
-	if err := allow(ctx, s.auth.byAddress, "addr:"+addr, errAddressLimited); err != nil {
+	addrKey, accountKey := "addr:"+addr, "account:"+account
+	// Reads first: an exhausted budget is turned away without a write.
+	if err := allow(ctx, s.auth.byAddress, addrKey, errAddressLimited); err != nil {
 		return "", "", nil, err
 	}
-	if err := allow(ctx, s.auth.byAccount, "account:"+account, errAccountLimited); err != nil {
+	if err := allow(ctx, s.auth.byAccount, accountKey, errAccountLimited); err != nil {
 		return "", "", nil, err
 	}
-	fail := func() (string, string, *sb.User, error) {
-		_, errAddr := s.auth.byAddress.Take(ctx, "addr:"+addr)
-		_, errAccount := s.auth.byAccount.Take(ctx, "account:"+account)
-		if err := errors.Join(errAddr, errAccount); err != nil {
-			return "", "", nil, fmt.Errorf("count failed login: %w", err)
-		}
-		return "", "", nil, errBadLogin
+	if err := take(ctx, s.auth.byAddress, addrKey, errAddressLimited); err != nil {
+		return "", "", nil, err
+	}
+	if err := take(ctx, s.auth.byAccount, accountKey, errAccountLimited); err != nil {
+		// Not attempted: the address gets its attempt back.
+		s.refundLogin(ctx, addrKey, "")
+		return "", "", nil, err
+	}
+	// From here the attempt is paid for; what does not count is refunded.
+	refund := func(err error) (string, string, *sb.User, error) {
+		s.refundLogin(ctx, addrKey, accountKey)
+		return "", "", nil, err
 	}
 	if account == "" || password == "" || len(password) > maxPasswordBytes {
-		return fail()
+		return "", "", nil, errBadLogin
 	}
 	u, hash, err := s.db.UserByEmail(ctx, account)
 	switch {
 	case sb.ErrorCode(err) == sb.ENOTFOUND:
 		CheckPassword(s.auth.dummyHash(), password)
-		return fail()
+		return "", "", nil, errBadLogin
 	case err != nil:
-		return "", "", nil, fmt.Errorf("login: %w", err)
+		return refund(fmt.Errorf("login: %w", err))
 	}
 	if !CheckPassword(hash, password) || u.Disabled {
-		return fail()
+		return "", "", nil, errBadLogin
 	}
 	token, csrf, err = s.startSession(ctx, u.ID)
 	if err != nil {
-		return "", "", nil, err
+		return refund(err)
 	}
+	s.refundLogin(ctx, addrKey, accountKey)
 	return token, csrf, u, nil
+}
+
+// refundLogin gives back the attempt Login took from the address's budget
+// and, unless accountKey is "", the account's. A failure is logged, not
+// returned: a budget one attempt short is no reason to fail what it was for
+// (a session that exists, a limit error).
+func (s *Service) refundLogin(ctx context.Context, addrKey, accountKey string) {
+	ctx = context.WithoutCancel(ctx) // a client gone meanwhile still gets it back
+	err := s.auth.byAddress.Refund(ctx, addrKey)
+	if accountKey != "" {
+		err = errors.Join(err, s.auth.byAccount.Refund(ctx, accountKey))
+	}
+	if err != nil {
+		s.log.Warn("refund login attempt", "err", err)
+	}
 }
 
 // allow returns limited when l has no attempt left for key.
@@ -129,6 +157,18 @@ func allow(ctx context.Context, l RateLimiter, key string, limited error) error 
 	ok, err := l.Allow(ctx, key)
 	if err != nil {
 		return fmt.Errorf("check rate limit: %w", err)
+	}
+	if !ok {
+		return limited
+	}
+	return nil
+}
+
+// take takes one of key's attempts from l, or returns limited when none is left.
+func take(ctx context.Context, l RateLimiter, key string, limited error) error {
+	ok, err := l.Take(ctx, key)
+	if err != nil {
+		return fmt.Errorf("count login attempt: %w", err)
 	}
 	if !ok {
 		return limited

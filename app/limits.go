@@ -20,14 +20,20 @@ type Limit struct {
 }
 
 // RateLimiter counts attempts per key (an address, an account) against a
-// Limit. Allow only reads, so a caller can check before doing the work and
-// Take only when the attempt fails: what succeeds costs no write.
+// Limit. Allow only reads: a cheap check that turns an exhausted key away
+// without writing. An attempt whose outcome is only known after costly work
+// (a password check) is Taken before the work, so that attempts in flight
+// at once cannot all pass a check, and Refunded if it turns out not to
+// count (the password was right).
 type RateLimiter interface {
 	// Allow reports whether key has an attempt left, without using it.
 	Allow(ctx context.Context, key string) (bool, error)
 	// Take uses one of key's attempts; it reports false, using nothing,
 	// when none is left.
 	Take(ctx context.Context, key string) (bool, error)
+	// Refund gives back one attempt that Take used, never filling key's
+	// bucket past its burst.
+	Refund(ctx context.Context, key string) error
 }
 
 var (
@@ -91,6 +97,18 @@ func (l *MemoryLimiter) Take(_ context.Context, key string) (bool, error) {
 	}
 	b.tokens--
 	return true, nil
+}
+
+// Refund implements RateLimiter.
+func (l *MemoryLimiter) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.buckets[key]; !ok {
+		return nil // forgotten (pruned): nothing to give back
+	}
+	b := l.refill(key)
+	b.tokens = min(float64(l.limit.Burst), b.tokens+1)
+	return nil
 }
 
 // refill returns key's bucket topped up for the time passed; called with mu held.
@@ -172,6 +190,12 @@ func (l *SharedLimiter) Take(ctx context.Context, key string) (bool, error) {
 		l.maybePrune(ctx, now)
 	}
 	return ok, err
+}
+
+// Refund implements RateLimiter: one write, and none when the bucket is
+// already full.
+func (l *SharedLimiter) Refund(ctx context.Context, key string) error {
+	return l.db.RefundRateLimit(ctx, l.key(key), l.limit.Every, l.clock.Now())
 }
 
 // key is what is stored for key: the limiter's name and a hash, so that

@@ -77,6 +77,21 @@ func rateLimitRows(t *testing.T, dsn string) int {
 	return n
 }
 
+// busyRateLimits counts the stored buckets that are not full at now.
+func busyRateLimits(t *testing.T, dsn string, now time.Time) int {
+	t.Helper()
+	raw, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM rate_limits WHERE tat > $1`, now.UnixMicro()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestRateLimiterFollowsTheBackend(t *testing.T) {
 	ctx := context.Background()
 	l := app.Limit{Burst: 1, Every: time.Hour}
@@ -132,14 +147,15 @@ func TestSharedLoginLimits(t *testing.T) {
 		return err
 	}
 
-	t.Run("successful logins write nothing", func(t *testing.T) {
+	t.Run("successful logins cost nothing", func(t *testing.T) {
 		for i := range 10 {
 			if err := login(nodes[i%2], "sup@example.com", testPassword, "10.0.0.1"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n := rateLimitRows(t, dsn); n != 0 {
-			t.Fatalf("%d buckets stored after successful logins, want 0", n)
+		// Each took an attempt while it checked the password and gave it back.
+		if n := busyRateLimits(t, dsn, clk.Now()); n != 0 {
+			t.Fatalf("%d buckets not full after successful logins, want 0", n)
 		}
 	})
 	t.Run("per address across nodes", func(t *testing.T) {
@@ -269,4 +285,201 @@ func TestSharedLimiterConcurrentTakes(t *testing.T) {
 			t.Fatalf("round %d: %d takes granted, want %d", round, got, burst)
 		}
 	}
+}
+
+// eachLimiterBackend runs f with the nodes of a test deployment: one
+// service on SQLite (one node, limits in memory), two on PostgreSQL (two
+// nodes, limits in the database), all on clk.
+func eachLimiterBackend(t *testing.T, clk sb.Clock, cfg app.Config, f func(t *testing.T, nodes []*app.Service, db *store.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		db := openStore(t, "", clk)
+		f(t, []*app.Service{app.New(db, nil, clk, nil, cfg)}, db)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := postgresSchema(t)
+		a, db := node(t, dsn, clk, cfg)
+		b, _ := node(t, dsn, clk, cfg)
+		f(t, []*app.Service{a, b}, db)
+	})
+}
+
+// TestLimiterRefund: a refund gives back what a take used, never more than
+// the burst, on both kinds of limiter.
+func TestLimiterRefund(t *testing.T) {
+	ctx := context.Background()
+	l := app.Limit{Burst: 2, Every: time.Minute}
+	eachLimiterBackend(t, nil, app.Config{}, func(t *testing.T, nodes []*app.Service, db *store.DB) {
+		clk := &stepClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+		var lim app.RateLimiter
+		if len(nodes) > 1 {
+			lim = app.NewSharedLimiter(db, "test", l, clk, nil)
+		} else {
+			lim = app.NewMemoryLimiter(l, clk)
+		}
+		take := func(key string) bool {
+			t.Helper()
+			ok, err := lim.Take(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		refund := func(key string) {
+			t.Helper()
+			if err := lim.Refund(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !take("a") || !take("a") || take("a") {
+			t.Fatal("want the burst of 2, then a refusal")
+		}
+		refund("a")
+		if !take("a") || take("a") {
+			t.Fatal("a refund should give back exactly one attempt")
+		}
+		refund("a")
+		refund("a")
+		refund("a") // one more than was taken
+		if !take("a") || !take("a") || take("a") {
+			t.Fatal("refunds filled the bucket past its burst")
+		}
+		// Refunds never reach before now: time that passed is not given twice.
+		clk.advance(time.Minute) // one attempt back
+		refund("a")              // and the other
+		refund("a")
+		if !take("a") || !take("a") || take("a") {
+			t.Fatal("refunds after a refill gave more than the burst")
+		}
+		refund("never-taken")
+		if !take("never-taken") || !take("never-taken") || take("never-taken") {
+			t.Fatal("refunding an unknown key changed its burst")
+		}
+	})
+}
+
+// TestConcurrentLoginGuesses: wrong passwords guessed all at once, on every
+// node, get exactly the burst of answers; the rest are refused by the limit
+// without a password check (SECURITY.md rule 4).
+func TestConcurrentLoginGuesses(t *testing.T) {
+	const burst = 4
+	ctx := context.Background()
+	clk := &stepClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	for _, c := range []struct {
+		name        string
+		limits      app.LoginLimits
+		email, addr func(i int) string
+	}{
+		{"per account", app.LoginLimits{PerAccount: app.Limit{Burst: burst, Every: time.Hour}},
+			func(int) string { return "agent@example.com" }, func(i int) string { return fmt.Sprintf("10.0.%d.1", i) }},
+		{"per address", app.LoginLimits{PerAddress: app.Limit{Burst: burst, Every: time.Hour}},
+			func(i int) string { return fmt.Sprintf("guess%d@example.com", i) }, func(int) string { return "10.0.0.1" }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			eachLimiterBackend(t, clk, app.Config{LoginLimits: c.limits}, func(t *testing.T, nodes []*app.Service, db *store.DB) {
+				createUser(t, db, "agent@example.com")
+				var wrong, limited atomic.Int64
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				errs := make(chan error, 3*burst)
+				for i := range 3 * burst {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						_, _, _, err := nodes[i%len(nodes)].Login(ctx, c.email(i), "wrong password", c.addr(i))
+						switch sb.ErrorCode(err) {
+						case sb.EUNAUTHORIZED:
+							wrong.Add(1)
+						case sb.ERATELIMIT:
+							limited.Add(1)
+						default:
+							errs <- err
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatalf("unexpected answer: %v", err)
+				}
+				if wrong.Load() != burst || limited.Load() != 2*burst {
+					t.Fatalf("%d wrong-password answers and %d refusals, want %d and %d", wrong.Load(), limited.Load(), burst, 2*burst)
+				}
+			})
+		})
+	}
+}
+
+// TestLoginRefunds: a successful login gives back the attempt it took while
+// its password was checked, on both budgets; refused attempts check no
+// password, and unknown accounts take as long as known ones.
+func TestLoginRefunds(t *testing.T) {
+	ctx := context.Background()
+	clk := &stepClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	cfg := app.Config{LoginLimits: app.LoginLimits{
+		PerAccount: app.Limit{Burst: 3, Every: time.Hour},
+		PerAddress: app.Limit{Burst: 5, Every: time.Hour},
+	}}
+	eachLimiterBackend(t, clk, cfg, func(t *testing.T, nodes []*app.Service, db *store.DB) {
+		createUser(t, db, "agent@example.com")
+		createUser(t, db, "sup@example.com")
+		login := func(i int, email, password, addr string) error {
+			t.Helper()
+			_, _, _, err := nodes[i%len(nodes)].Login(ctx, email, password, addr)
+			return err
+		}
+		// Per account: 2 of 3 failures, from other addresses, then many
+		// successes; the third failure is still there, and only it.
+		for i := range 2 {
+			wantCode(t, login(i, "agent@example.com", "wrong password", fmt.Sprintf("10.1.0.%d", i)), sb.EUNAUTHORIZED)
+		}
+		for i := range 5 {
+			if err := login(i, "agent@example.com", testPassword, "10.2.0.1"); err != nil {
+				t.Fatalf("login %d: %v", i, err)
+			}
+		}
+		wantCode(t, login(0, "agent@example.com", "wrong password", "10.1.0.9"), sb.EUNAUTHORIZED)
+		wantCode(t, login(1, "agent@example.com", testPassword, "10.1.0.9"), sb.ERATELIMIT)
+
+		// Per address: 4 of 5 failures, then successes, then one failure left.
+		for i := range 4 {
+			wantCode(t, login(i, fmt.Sprintf("ghost%d@example.com", i), testPassword, "10.3.0.1"), sb.EUNAUTHORIZED)
+		}
+		for i := range 5 {
+			if err := login(i, "sup@example.com", testPassword, "10.3.0.1"); err != nil {
+				t.Fatalf("login %d: %v", i, err)
+			}
+		}
+		wantCode(t, login(0, "ghost@example.com", testPassword, "10.3.0.1"), sb.EUNAUTHORIZED)
+		wantCode(t, login(1, "sup@example.com", testPassword, "10.3.0.1"), sb.ERATELIMIT)
+
+		// A refused attempt checks no password: it is much faster than a
+		// check. An unknown account is not: it checks a stand-in.
+		hash, err := app.HashPassword(testPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fastest := func(f func()) time.Duration {
+			best := time.Duration(1 << 62)
+			for range 3 {
+				start := time.Now()
+				f()
+				best = min(best, time.Since(start))
+			}
+			return best
+		}
+		check := fastest(func() { app.CheckPassword(hash, "wrong password") })
+		if d := fastest(func() {
+			wantCode(t, login(0, "agent@example.com", "wrong password", "10.4.0.1"), sb.ERATELIMIT)
+		}); d > check/2 {
+			t.Errorf("a refused login took %v, a password check %v: was the password checked?", d, check)
+		}
+		if d := fastest(func() {
+			wantCode(t, login(0, "nobody@example.com", "wrong password", "10.4.0.1"), sb.EUNAUTHORIZED)
+		}); d < check/2 {
+			t.Errorf("a login of an unknown account took %v, a password check %v", d, check)
+		}
+	})
 }

@@ -52,6 +52,34 @@ func (db *DB) TakeRateLimit(ctx context.Context, key string, burst int, every ti
 	return true, nil
 }
 
+// refundRateLimit gives one attempt back: tat moves one interval earlier,
+// never before now (a full bucket gets nothing more). A bucket that is
+// already full, or absent, is not written.
+const refundRateLimit = `UPDATE rate_limits
+SET tat = CASE WHEN tat - $2 > $3 THEN tat - $2 ELSE $3 END
+WHERE key = $1 AND tat > $3`
+
+// RefundRateLimit gives back one attempt that TakeRateLimit took from key
+// (a bucket of one more attempt every every), at now, in one statement: the
+// caller took it before knowing whether the attempt would count, and it
+// did not. The burst is never exceeded.
+func (db *DB) RefundRateLimit(ctx context.Context, key string, every time.Duration, now time.Time) error {
+	args := []any{key, intervalMicros(every), now.UnixMicro()}
+	var err error
+	if db.d == postgres {
+		_, err = db.write.ExecContext(ctx, refundRateLimit, args...)
+	} else {
+		err = db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.q.ExecContext(tx.ctx, refundRateLimit, args...)
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("refund rate limit: %w", err)
+	}
+	return nil
+}
+
 // RateLimitAllows reports whether key has an attempt left at now, taking
 // nothing, in a bucket shaped as TakeRateLimit's.
 func (db *DB) RateLimitAllows(ctx context.Context, key string, burst int, every time.Duration, now time.Time) (bool, error) {

@@ -75,6 +75,49 @@ func TestRateLimits(t *testing.T) {
 				t.Fatal("more than the burst came back")
 			}
 		})
+		t.Run("a refund gives one take back, never past the burst or now", func(t *testing.T) {
+			refund := func(key string, now time.Time) {
+				t.Helper()
+				if err := db.RefundRateLimit(ctx, key, every, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := t0.Add(12 * time.Hour)
+			for range burst {
+				take("r", at)
+			}
+			refund("r", at)
+			if !take("r", at) || take("r", at) {
+				t.Fatal("a refund should give back exactly one take")
+			}
+			for range burst + 1 {
+				refund("r", at)
+			}
+			for i := range burst {
+				if !take("r", at) {
+					t.Fatalf("take %d after the refunds refused", i+1)
+				}
+			}
+			if take("r", at) {
+				t.Fatal("refunds filled the bucket past its burst")
+			}
+			// After a refill, a refund stops at full: time passed is not given twice.
+			later := at.Add(every)
+			refund("r", later)
+			refund("r", later)
+			for range burst {
+				if !take("r", later) {
+					t.Fatal("the burst is not back")
+				}
+			}
+			if take("r", later) {
+				t.Fatal("a refund after a refill gave more than the burst")
+			}
+			refund("unknown", at) // nothing to give back, and no error
+			if !allows("unknown", at) {
+				t.Fatal("an unknown key is refused after a refund")
+			}
+		})
 		t.Run("pruning deletes full buckets only, a batch at a time", func(t *testing.T) {
 			now := t0.Add(24 * time.Hour)
 			prune(now.Add(-2*time.Hour), 1000) // what the case above left
