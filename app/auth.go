@@ -26,8 +26,8 @@ type LoginLimits struct {
 	// e-mail address (default 10, then one per minute).
 	PerAccount Limit
 	// PerAddress limits failed logins, and failed API and visitor token
-	// checks (CountFailedToken), per client address, whatever the accounts
-	// (default 30, then one every 2 s).
+	// checks (CountFailedToken), per client address (an IPv6 client's /64,
+	// AddressKey), whatever the accounts (default 30, then one every 2 s).
 	PerAddress Limit
 }
 
@@ -49,7 +49,7 @@ func (c *Config) applyAuthDefaults() {
 // authState is the Service's authentication state.
 type authState struct {
 	byAccount RateLimiter // keyed "account:" + normalised e-mail
-	byAddress RateLimiter // keyed "addr:" + client address
+	byAddress RateLimiter // keyed "addr:" + client address key (AddressKey)
 
 	dummyOnce sync.Once
 	dummy     string // a hash verified when the account does not exist, so both cases take as long
@@ -86,7 +86,8 @@ var (
 // returns the session token (for the cookie; only its hash is stored) and
 // the session's CSRF token. Failed attempts are limited per client address
 // and per account (LoginLimits); unknown accounts, wrong passwords and
-// disabled users get the same answer in about the same time.
+// disabled users get the same answer in about the same time. addr is the
+// client's address as per-address limits count it (AddressKey).
 //
 // Each attempt takes from both budgets before the password is checked and
 // gives back on success: a check takes a while, and attempts in flight at
@@ -180,7 +181,8 @@ var errTokensLimited = sb.Errorf(sb.ERATELIMIT, "Too many failed authentications
 
 // CountFailedToken charges a failed bearer token authentication (err, from
 // AuthenticateAPIToken, AuthenticateVisitor or a refused token of the wrong
-// kind) to the client address's login budget (LoginLimits.PerAddress), so
+// kind) to the client address's login budget (LoginLimits.PerAddress; addr
+// as AddressKey makes it), so
 // guessing tokens over REST or a WebSocket hello draws on the same budget
 // as guessing passwords. It returns err, or a rate-limit error once the
 // address has nothing left. Only unauthorized errors count: a nil err (a

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,22 @@ type RateLimiter interface {
 	// Refund gives back one attempt that Take used, never filling key's
 	// bucket past its burst.
 	Refund(ctx context.Context, key string) error
+}
+
+// AddressKey is what per-address limits count a client address under: an
+// IPv4 address (IPv4-mapped IPv6 included) whole, an IPv6 address by its
+// /64, the smallest network a host is commonly given, so one host cannot
+// draw on 2^64 budgets. Anything that is not an address is its own key.
+func AddressKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 var (

@@ -40,6 +40,25 @@ func TestMemoryLimiter(t *testing.T) {
 	}
 }
 
+func TestAddressKey(t *testing.T) {
+	for _, c := range []struct{ addr, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+		{"not an address", "not an address"},
+		{"", ""},
+	} {
+		if got := app.AddressKey(c.addr); got != c.want {
+			t.Errorf("AddressKey(%q) = %q, want %q", c.addr, got, c.want)
+		}
+	}
+}
+
 // node is one Switchboard node of a test cluster: its own store connection
 // pool and service over the cluster's database.
 func node(t *testing.T, dsn string, clk sb.Clock, cfg app.Config) (*app.Service, *store.DB) {

@@ -2,6 +2,10 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +121,84 @@ func TestNewVisitorsAreLimited(t *testing.T) {
 	if _, _, err := env.Client(t).CreateVisitor(ctx, inbox.ID); err != nil {
 		t.Fatalf("a minute later: %v", err)
 	}
+}
+
+// TestLimitsCountIPv6ByPrefix: every per-address limit (failed logins,
+// failed tokens, new visitors) counts an IPv6 client by its /64, seen as
+// the peer or through a trusted proxy, and an IPv4-mapped address as its
+// IPv4 address; other networks keep their own budgets.
+func TestLimitsCountIPv6ByPrefix(t *testing.T) {
+	env := webtest.New(t, webtest.Options{
+		App: app.Config{LoginLimits: app.LoginLimits{PerAddress: app.Limit{Burst: 3, Every: time.Hour}}},
+		Web: web.Config{
+			NewVisitors:    app.Limit{Burst: 2, Every: time.Hour},
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")},
+		},
+	})
+	inbox := env.Inbox(t, "Sales")
+	wrongToken, _ := app.NewToken(app.PrefixAPI)
+	// from serves a request whose peer is peer (and, through the trusted
+	// proxy, whose client is forwarded) and returns its status.
+	from := func(peer, forwarded, method, path, body, token string) int {
+		t.Helper()
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.RemoteAddr = peer
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if forwarded != "" {
+			req.Header.Set("X-Forwarded-For", forwarded)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		env.Web.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	login := func(peer, forwarded string) int {
+		t.Helper()
+		return from(peer, forwarded, "POST", "/api/v1/auth/login", `{"email":"nobody@example.com","password":"wrong password"}`, "")
+	}
+	badToken := func(peer, forwarded string) int {
+		t.Helper()
+		return from(peer, forwarded, "GET", "/api/v1/me", "", wrongToken)
+	}
+	newVisitor := func(peer, forwarded string) int {
+		t.Helper()
+		return from(peer, forwarded, "POST", "/api/v1/widget/visitors", fmt.Sprintf(`{"inbox_id":%d}`, inbox.ID), "")
+	}
+	want := func(what string, got, want int) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: %d, want %d", what, got, want)
+		}
+	}
+
+	// Failed logins and tokens share one budget of 3 per address: three
+	// hosts of one /64, one through the proxy, use it up for the whole /64.
+	want("a login from 2001:db8:1:2::1", login("[2001:db8:1:2::1]:40000", ""), 401)
+	want("a token from 2001:db8:1:2::2", badToken("[2001:db8:1:2::2]:40000", ""), 401)
+	want("a login via the proxy for 2001:db8:1:2:aaaa::3", login("10.9.0.1:40000", "2001:db8:1:2:aaaa::3"), 401)
+	want("a login from 2001:db8:1:2:ffff:ffff:ffff:ffff", login("[2001:db8:1:2:ffff:ffff:ffff:ffff]:40000", ""), 429)
+	want("a token via the proxy for 2001:db8:1:2::9", badToken("10.9.0.1:40000", "2001:db8:1:2::9"), 429)
+	// The next /64 has its own.
+	want("a login from 2001:db8:1:3::1", login("[2001:db8:1:3::1]:40000", ""), 401)
+	want("a token from 2001:db8:1:1::1", badToken("[2001:db8:1:1::1]:40000", ""), 401)
+
+	// IPv4: each address its own budget, IPv4-mapped IPv6 the same as IPv4.
+	for range 3 {
+		want("a login from 192.0.2.1", login("192.0.2.1:40000", ""), 401)
+	}
+	want("a login from ::ffff:192.0.2.1", login("[::ffff:192.0.2.1]:40000", ""), 429)
+	want("a login via the proxy for ::ffff:192.0.2.1", login("10.9.0.1:40000", "::ffff:192.0.2.1"), 429)
+	want("a login from 192.0.2.2", login("192.0.2.2:40000", ""), 401)
+
+	// New visitors: 2 per address.
+	want("a visitor from 2001:db8:5:6::1", newVisitor("[2001:db8:5:6::1]:40000", ""), 201)
+	want("a visitor via the proxy for 2001:db8:5:6:1::1", newVisitor("10.9.0.1:40000", "2001:db8:5:6:1::1"), 201)
+	want("a visitor from 2001:db8:5:6::ffff", newVisitor("[2001:db8:5:6::ffff]:40000", ""), 429)
+	want("a visitor from 2001:db8:5:7::1", newVisitor("[2001:db8:5:7::1]:40000", ""), 201)
 }
 
 // limitClock is a clock the test moves by hand.

@@ -119,7 +119,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.metrics.observe(method, info.route, status, d, sw.hijacked)
 			level := s.logLevel(r, status)
 			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", info.route,
-				"status", status, "bytes", sw.written, "duration", d, "addr", clientAddr(r.Context()))
+				"status", status, "bytes", sw.written, "duration", d, "addr", callerOf(r.Context()).addr)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -222,8 +222,9 @@ func setDeadlines(w http.ResponseWriter, read, write time.Time) {
 
 // caller is where a request comes from, as withCaller found it.
 type caller struct {
-	addr   string // the client's address (clientAddrOf)
-	origin string // the Origin of a request from another site's page (foreignOriginOf)
+	addr     string // the client's address (clientAddrOf)
+	limitKey string // what per-address limits count it under (app.AddressKey)
+	origin   string // the Origin of a request from another site's page (foreignOriginOf)
 }
 
 type callerKey struct{}
@@ -233,7 +234,8 @@ type callerKey struct{}
 // of its upgrade request, so hello's authentication sees them too.
 func (s *Server) withCaller(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := caller{addr: s.clientAddrOf(r), origin: foreignOriginOf(r)}
+		addr := s.clientAddrOf(r)
+		c := caller{addr: addr, limitKey: app.AddressKey(addr), origin: foreignOriginOf(r)}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }
@@ -290,14 +292,19 @@ func foreignOriginOf(r *http.Request) string {
 	return origin
 }
 
-// clientAddr returns the client address withCaller found.
-func clientAddr(ctx context.Context) string {
+func callerOf(ctx context.Context) caller {
 	c, _ := ctx.Value(callerKey{}).(caller)
-	return c.addr
+	return c
+}
+
+// clientAddr returns the client address withCaller found as every
+// per-address limit (logins, failed tokens, new visitors) counts it: the
+// address, or for IPv6 its /64 (app.AddressKey).
+func clientAddr(ctx context.Context) string {
+	return callerOf(ctx).limitKey
 }
 
 // foreignOrigin returns the cross-origin Origin withCaller found, or "".
 func foreignOrigin(ctx context.Context) string {
-	c, _ := ctx.Value(callerKey{}).(caller)
-	return c.origin
+	return callerOf(ctx).origin
 }
