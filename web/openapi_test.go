@@ -112,3 +112,50 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 	}
 	walk(doc)
 }
+
+// rateLimitedRoutes are the public routes that count attempts per address
+// or account (app.LoginLimits, web.Config.NewVisitors) and answer 429.
+var rateLimitedRoutes = map[string]bool{
+	"post /api/v1/auth/login":      true,
+	"post /api/v1/widget/visitors": true,
+}
+
+// TestOpenAPIDeclaresRateLimits: every route that can answer 429 declares
+// it, with the shared RateLimited response, and no other route does. Routes
+// that take a bearer token (staff, pages, visitor) can: refused tokens
+// count against the address's budget (app.Service.CountFailedToken). The
+// WebSocket answers a limited hello with an error frame, not a status.
+func TestOpenAPIDeclaresRateLimits(t *testing.T) {
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Ref string `json:"$ref"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(web.Config{}, nil, nil, nil, nil)
+	for _, rt := range srv.Routes() {
+		path, method := openAPIPath(rt.Pattern), strings.ToLower(rt.Method)
+		op, ok := doc.Paths[path][method]
+		if !ok {
+			continue // TestOpenAPIDescribesEveryRoute reports it
+		}
+		limited := rateLimitedRoutes[method+" "+path] || rt.Access == "staff" || rt.Access == "page" || rt.Access == "visitor"
+		r, declared := op.Responses["429"]
+		switch {
+		case limited && !declared:
+			t.Errorf("%s %s (%s) can answer 429 but does not declare it", rt.Method, path, rt.Access)
+		case !limited && declared:
+			t.Errorf("%s %s (%s) declares 429, which it never answers", rt.Method, path, rt.Access)
+		case declared && r.Ref != "#/components/responses/RateLimited":
+			t.Errorf("%s %s: 429 is %q, want the shared #/components/responses/RateLimited", rt.Method, path, r.Ref)
+		}
+	}
+}
