@@ -180,7 +180,13 @@ func (r *runner) runChats(ctx context.Context) (*Result, error) {
 			res.HistoryChecked = err == nil
 			res.HistoryLost, res.HistoryDuplicated, res.HistoryWrong = hc.lost, hc.duplicated, hc.wrong
 		}
-		crashes.report(res, r.proc)
+		crashes.report(res, r.procs)
+		res.Nodes = len(r.procs)
+		for _, ch := range cr.chats {
+			if ch.visitor.node != ch.agent.node {
+				res.CrossNodeChats++
+			}
+		}
 	}
 	return res, nil
 }
@@ -221,8 +227,9 @@ func (cr *chatRun) setUp(ctx context.Context, readers *sync.WaitGroup) error {
 	if err != nil {
 		return err
 	}
+	nodes := max(len(r.wsURLs), 1)
 	for i, a := range agents {
-		cr.agents = append(cr.agents, &socket{r: r, name: fmt.Sprintf("agent %d", i), token: a.token, addr: a.addr, h: cr, idx: i})
+		cr.agents = append(cr.agents, &socket{r: r, name: fmt.Sprintf("agent %d", i), token: a.token, addr: a.addr, h: cr, idx: i, node: i % nodes})
 	}
 	if err := r.connectAll(ctx, cr.runCtx, cr.agents, readers); err != nil {
 		return err
@@ -251,7 +258,7 @@ func (cr *chatRun) setUp(ctx context.Context, readers *sync.WaitGroup) error {
 		if err := cr.awaitAssigned(ctx, agents[a], conv.ID); err != nil {
 			return fmt.Errorf("chat %d: %w", i, err)
 		}
-		v := &socket{r: r, name: fmt.Sprintf("visitor %d", i), token: vc.Token(), addr: addr, h: cr, idx: i}
+		v := &socket{r: r, name: fmt.Sprintf("visitor %d", i), token: vc.Token(), addr: addr, h: cr, idx: i, node: visitorNode(i, a, nodes)}
 		ch := &chat{idx: i, conv: conv.ID, visitor: v, agent: cr.agents[a]}
 		ch.views[atVisitor].maxK = [2]int{-1, -1}
 		ch.views[atAgent].maxK = [2]int{-1, -1}
@@ -273,6 +280,20 @@ func (cr *chatRun) setUp(ctx context.Context, readers *sync.WaitGroup) error {
 	cr.pad = strings.Repeat("x", max(cfg.MessageSize-header, 1))
 	cr.ready.Store(true)
 	return nil
+}
+
+// visitorNode is the cluster node the customer of chat i, whose agent is
+// agent a (on node a mod nodes), connects to: another node than its agent's
+// for three chats in four, so that most messages cross nodes (over NATS),
+// and the agent's own for the fourth.
+func visitorNode(i, a, nodes int) int {
+	if nodes <= 1 {
+		return 0
+	}
+	if i%4 == 3 {
+		return a % nodes
+	}
+	return (a + 1 + i%(nodes-1)) % nodes
 }
 
 // assignWait is how long the set-up waits for an offer it knows is coming.

@@ -102,6 +102,21 @@ type Config struct {
 	DataDir string
 	// CrashEvery is the time between kills in the crash scenario.
 	CrashEvery time.Duration
+	// Nodes is how many server processes the crash scenario runs as one
+	// cluster (default 1): each on its own loopback port, data folder
+	// (DataDir/node-1, …) and --node-id (loadgen-1, …), all on DatabaseURL
+	// and NATSURL. The chats' customers and agents are spread so that most
+	// chats cross nodes; each kill takes the next node in turn.
+	Nodes int
+	// DatabaseURL and NATSURL are passed to every server the crash scenario
+	// starts (--database-url, --nats-url). A cluster (Nodes > 1) needs the
+	// database; without NATSURL the tool runs a NATS server of its own.
+	DatabaseURL string
+	NATSURL     string
+	// RestartNATS also restarts the tool's own NATS server (a cluster
+	// without NATSURL) halfway between kills: the nodes' connections to it
+	// are cut and what they announce meanwhile is lost.
+	RestartNATS bool
 	// StartupRuns is how many times the startup scenario starts the server.
 	StartupRuns int
 
@@ -180,6 +195,9 @@ func (c Config) WithDefaults() Config {
 	if c.CrashEvery <= 0 {
 		c.CrashEvery = 5 * time.Second
 	}
+	if c.Nodes <= 0 {
+		c.Nodes = 1
+	}
 	if c.StartupRuns <= 0 {
 		c.StartupRuns = 5
 	}
@@ -230,6 +248,21 @@ func (c Config) Validate() error {
 	}
 	if c.Scenario == ScenarioCrash && c.Duration <= c.CrashEvery {
 		return fmt.Errorf("--duration (%s) must be longer than --crash-every (%s), or nothing crashes", c.Duration, c.CrashEvery)
+	}
+	if c.Nodes > 1 && c.Scenario != ScenarioCrash {
+		return fmt.Errorf("--nodes is for the crash scenario, which runs its own servers")
+	}
+	if c.Nodes > 16 {
+		return fmt.Errorf("--nodes must be at most 16")
+	}
+	if c.Nodes > 1 && c.DatabaseURL == "" {
+		return fmt.Errorf("a cluster (--nodes %d) shares one PostgreSQL database: pass --database-url", c.Nodes)
+	}
+	if c.RestartNATS && (c.Nodes < 2 || c.NATSURL != "") {
+		return fmt.Errorf("--restart-nats restarts the NATS server the tool runs for a cluster: use it with --nodes 2 or more and no --nats-url")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("--database-url must be a postgres:// URL")
 	}
 	needsAdmin := c.Scenario == ScenarioSteady || c.Scenario == ScenarioBurst || c.Scenario == ScenarioReconnect ||
 		(c.Scenario == ScenarioIdle && c.InboxID == 0)

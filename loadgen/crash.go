@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -22,10 +23,11 @@ import (
 // ones, and a resync fails the run: the events are committed with the
 // messages, so positions must survive a crash.
 
-// ownServer is the server the crash scenario runs: its process and data
-// folder, and whether the folder is the tool's to remove.
+// ownServer is the server the crash scenario runs — or the nodes of the
+// cluster it runs (Config.Nodes) — with their processes and data folder,
+// and whether the folder is the tool's to remove.
 type ownServer struct {
-	proc    *serverProcess
+	procs   []*serverProcess // one per node; procs[0] is the Target
 	dir     string
 	tempDir bool
 }
@@ -33,7 +35,11 @@ type ownServer struct {
 // startOwnServer starts the server binary on cfg.DataDir (or a new
 // temporary folder) and a free loopback port, waits until it is ready, and
 // points cfg at it: Target, and the owner's credentials when the server
-// printed them (an empty folder; otherwise cfg's own credentials are used).
+// printed them (an empty folder or database; otherwise cfg's own
+// credentials are used). A cluster's nodes each get a free port, a folder
+// of their own under it and a node id, and share cfg's database and NATS;
+// the first is started alone (it migrates the database and makes the
+// owner), then the others, and Target is the first.
 func startOwnServer(ctx context.Context, cfg *Config) (*ownServer, error) {
 	o := &ownServer{dir: cfg.DataDir}
 	if o.dir == "" {
@@ -43,29 +49,66 @@ func startOwnServer(ctx context.Context, cfg *Config) (*ownServer, error) {
 		}
 		o.dir, o.tempDir = dir, true
 	}
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		o.close(nil, nil)
-		return nil, err
+	taken := map[string]bool{}
+	for i := range cfg.Nodes {
+		addr, err := freeLoopbackAddr()
+		for err == nil && taken[addr] {
+			addr, err = freeLoopbackAddr()
+		}
+		if err != nil {
+			o.close(nil, nil)
+			return nil, err
+		}
+		taken[addr] = true
+		dir := o.dir
+		var args []string
+		if cfg.DatabaseURL != "" {
+			args = append(args, "--database-url", cfg.DatabaseURL)
+		}
+		if cfg.NATSURL != "" {
+			args = append(args, "--nats-url", cfg.NATSURL)
+		}
+		if cfg.Nodes > 1 {
+			dir = filepath.Join(o.dir, fmt.Sprintf("node-%d", i+1))
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				o.close(nil, nil)
+				return nil, err
+			}
+			args = append(args, "--node-id", fmt.Sprintf("loadgen-%d", i+1))
+		}
+		o.procs = append(o.procs, newServerProcess(cfg.ServerBin, dir, addr, args...))
 	}
-	o.proc = newServerProcess(cfg.ServerBin, o.dir, addr)
-	fmt.Fprintf(cfg.Log, "starting %s on %s, data in %s\n", cfg.ServerBin, addr, o.dir)
-	if err := o.proc.start(ctx); err != nil {
-		o.close(nil, nil)
-		return nil, err
+	for i, p := range o.procs {
+		fmt.Fprintf(cfg.Log, "starting %s on %s, data in %s%s\n", cfg.ServerBin, p.addr, p.dir, nodeNote(cfg.Nodes, i))
+		if err := p.start(ctx); err != nil {
+			o.close(nil, nil)
+			return nil, fmt.Errorf("node %d: %w", i+1, err)
+		}
 	}
-	cfg.Target = o.proc.url()
-	if email, password, ok := o.proc.owner(); ok {
+	cfg.Target = o.procs[0].url()
+	if email, password, ok := o.procs[0].owner(); ok {
 		cfg.Token, cfg.AdminEmail, cfg.AdminPassword = "", email, password
 	} else if cfg.Token == "" && (cfg.AdminEmail == "" || cfg.AdminPassword == "") {
 		o.close(nil, nil)
+		where := o.dir
+		if cfg.DatabaseURL != "" {
+			where = "the database"
+		}
 		return nil, fmt.Errorf("the server printed no owner password (%s has been used before): "+
-			"pass --token, or --admin-email and --admin-password, or use an empty --data-dir", o.dir)
+			"pass --token, or --admin-email and --admin-password, or use an empty --data-dir or database", where)
 	}
 	return o, nil
 }
 
-// close stops the server gracefully and removes a temporary data folder,
+// nodeNote names node i of a cluster in a log line ("" for a single server).
+func nodeNote(nodes, i int) string {
+	if nodes <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (node %d of %d, --node-id loadgen-%d)", i+1, nodes, i+1)
+}
+
+// close stops the servers gracefully and removes a temporary data folder,
 // unless the run failed its checks: the folder is then kept for a look.
 // With res, it reports what the servers logged as errors, and where the
 // data is when it stays (a --data-dir, or a failed run's folder).
@@ -73,11 +116,25 @@ func (o *ownServer) close(r *runner, res *Result) {
 	if o == nil {
 		return
 	}
-	if o.proc != nil {
-		o.proc.stop()
+	var wg sync.WaitGroup
+	for _, p := range o.procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.stop()
+		}()
 	}
+	wg.Wait()
 	if res != nil {
-		lines := o.proc.errorLines()
+		var lines []string
+		for i, p := range o.procs {
+			for _, l := range p.errorLines() {
+				if len(o.procs) > 1 {
+					l = fmt.Sprintf("node %d %s", i+1, l)
+				}
+				lines = append(lines, l)
+			}
+		}
 		for i, l := range lines {
 			if i == 5 {
 				res.Problems = append(res.Problems, fmt.Sprintf("… and %d more server error lines", len(lines)-i))
@@ -102,49 +159,71 @@ const ackLossWindow = 20 * time.Millisecond
 
 // crashReport is what the crash loop did.
 type crashReport struct {
-	crashes int
-	drops   int64    // connections the kills cut
-	ready   *latency // kill to the restarted server's first 200 from /readyz
-	failure string   // the server did not come back, or died by itself
-	routing []string // what was wrong with the routing afterwards (checkRouting)
+	crashes      int
+	natsRestarts int
+	drops        int64    // connections the kills cut
+	ready        *latency // kill to the restarted server's first 200 from /readyz
+	failure      string   // the server did not come back, or died by itself
+	routing      []string // what was wrong with the routing afterwards (checkRouting)
 }
 
-// crashes kills the server with SIGKILL every CrashEvery until traffic
-// ends, and starts it again on the same folder and port each time. Each
-// connected socket is marked first, so that its reconnect is timed from the
-// kill. A kill is never less than half a period after the server was ready
-// again. If the server does not come back (or dies on its own), the
-// traffic stops and the report says why.
+// crashes kills a server with SIGKILL every CrashEvery until traffic
+// ends — in a cluster, the next node in turn — and starts it again on the
+// same folder and port each time. Each socket connected to it is marked
+// first, so that its reconnect is timed from the kill. A kill is never less
+// than half a period after the last restarted server was ready again. If a
+// server does not come back (or any node dies on its own), the traffic
+// stops and the report says why.
 func (cr *chatRun) crashes(trafficCtx, ctx context.Context, stopTraffic func()) crashReport {
-	r, p := cr.r, cr.r.proc
+	r, procs := cr.r, cr.r.procs
 	rep := crashReport{ready: newLatency()}
-	socks := cr.sockets(true)
 	every := r.cfg.CrashEvery
 	next := r.now() + every
+	watch := time.NewTicker(20 * time.Millisecond)
+	defer watch.Stop()
+	var natsDue <-chan time.Time // the NATS restart between this kill and the next
 	for {
 		t := time.NewTimer(next - r.now())
-		select {
-		case <-trafficCtx.Done():
-			t.Stop()
-			return rep
-		case <-p.exitedChan():
-			t.Stop()
-			if p.exitedByItself() {
-				rep.failure = fmt.Sprintf("the server exited by itself (%s) at %.1fs; its output ends:\n%s",
-					p.exitStatus(), r.now().Seconds(), tail(p.output(), 4096))
-				stopTraffic()
+		for waiting := true; waiting; {
+			select {
+			case <-trafficCtx.Done():
+				t.Stop()
 				return rep
+			case <-natsDue:
+				natsDue = nil
+				down, err := r.nats.restart()
+				if err != nil {
+					t.Stop()
+					rep.failure = fmt.Sprintf("could not restart NATS: %v", err)
+					stopTraffic()
+					return rep
+				}
+				rep.natsRestarts++
+				r.logf("NATS restart %d: no NATS server for %s", rep.natsRestarts, down.Round(time.Millisecond))
+			case <-watch.C:
+				for i, p := range procs {
+					if p.exitedByItself() {
+						t.Stop()
+						rep.failure = fmt.Sprintf("the server%s exited by itself (%s) at %.1fs; its output ends:\n%s",
+							nodeName(len(procs), i), p.exitStatus(), r.now().Seconds(), tail(p.output(), 4096))
+						stopTraffic()
+						return rep
+					}
+				}
+			case <-t.C:
+				waiting = false
 			}
-		case <-t.C:
 		}
+		node := rep.crashes % len(procs)
+		p := procs[node]
 		// The sockets ignore the acks of the last moments before the kill,
 		// as if the server had died before they went out: a window in
 		// which the messages are committed and their acks lost is then
 		// certain, where a bare kill would hit one only by rare luck.
 		killAt := r.now() + ackLossWindow
 		drops := int64(0)
-		for _, s := range socks {
-			if s.crashing(killAt) {
+		for _, s := range cr.sockets(true) {
+			if s.node == node && s.crashing(killAt) {
 				drops++
 			}
 		}
@@ -157,29 +236,42 @@ func (cr *chatRun) crashes(trafficCtx, ctx context.Context, stopTraffic func()) 
 		// The restart is not cut short when the traffic ends: the drain
 		// and the clean-up need the server.
 		if err := p.start(ctx); err != nil {
-			rep.failure = fmt.Sprintf("the server did not come back after crash %d: %v", rep.crashes, err)
+			rep.failure = fmt.Sprintf("the server%s did not come back after crash %d: %v", nodeName(len(procs), node), rep.crashes, err)
 			stopTraffic()
 			return rep
 		}
 		readyAt := r.now()
 		rep.ready.record(readyAt - killedAt)
-		r.logf("crash %d: killed the server (pid %d) under %d connections; ready again after %s",
-			rep.crashes, pid, drops, (readyAt - killedAt).Round(time.Millisecond))
+		r.logf("crash %d: killed the server%s (pid %d) under %d connections; ready again after %s",
+			rep.crashes, nodeName(len(procs), node), pid, drops, (readyAt - killedAt).Round(time.Millisecond))
 		next = max(next+every, readyAt+every/2)
+		if r.cfg.RestartNATS && r.nats != nil {
+			natsDue = time.After((next - readyAt) / 2)
+		}
 	}
+}
+
+// nodeName names node i in a message about "the server" (nothing for a single one).
+func nodeName(nodes, i int) string {
+	if nodes <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" of node %d", i+1)
 }
 
 // report puts the crash figures into res: the loop's, and the restarted
 // servers' own start-up times from their logs.
-func (rep crashReport) report(res *Result, p *serverProcess) {
-	res.Crashes, res.CrashDrops = rep.crashes, rep.drops
+func (rep crashReport) report(res *Result, procs []*serverProcess) {
+	res.Crashes, res.CrashDrops, res.NATSRestarts = rep.crashes, rep.drops, rep.natsRestarts
 	if pc := rep.ready.percentiles(); pc.Count > 0 {
 		res.KillToReady = &pc
 	}
 	own := newLatency()
-	if ds := p.startupTimes(); len(ds) > 1 {
-		for _, d := range ds[1:] {
-			own.record(d)
+	for _, p := range procs {
+		if ds := p.startupTimes(); len(ds) > 1 {
+			for _, d := range ds[1:] {
+				own.record(d)
+			}
 		}
 	}
 	if pc := own.percentiles(); pc.Count > 0 {

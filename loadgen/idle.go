@@ -91,7 +91,7 @@ func (r *runner) idleVisitors(ctx context.Context, n int) ([]*socket, error) {
 		if err != nil {
 			return fmt.Errorf("create idle visitor %d: %w", i, err)
 		}
-		socks[i] = &socket{r: r, name: fmt.Sprintf("idle visitor %d", i), token: vc.Token(), addr: addrOf(i), h: nopHandler{}, idx: i}
+		socks[i] = &socket{r: r, name: fmt.Sprintf("idle visitor %d", i), token: vc.Token(), addr: addrOf(i), h: nopHandler{}, idx: i, node: i % max(len(r.wsURLs), 1)}
 		return nil
 	})
 	return socks, err

@@ -25,6 +25,7 @@ const readyLimit = 30 * time.Second
 // and start again on both.
 type serverProcess struct {
 	bin, dir, addr string
+	args           []string // more serve flags (a cluster node's database, NATS and node id)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -39,8 +40,8 @@ type serverProcess struct {
 // server logs little at its default level, so it is rarely reached.
 const maxServerOutput = 1 << 20
 
-func newServerProcess(bin, dir, addr string) *serverProcess {
-	return &serverProcess{bin: bin, dir: dir, addr: addr}
+func newServerProcess(bin, dir, addr string, args ...string) *serverProcess {
+	return &serverProcess{bin: bin, dir: dir, addr: addr, args: args}
 }
 
 // url is the server's base URL.
@@ -79,7 +80,7 @@ func portTaken(out []byte) bool {
 // spawn starts one server process.
 func (p *serverProcess) spawn() error {
 	out := &syncBuffer{limit: maxServerOutput}
-	cmd := exec.Command(p.bin, "serve", "--addr", p.addr, "--data", p.dir)
+	cmd := exec.Command(p.bin, append([]string{"serve", "--addr", p.addr, "--data", p.dir}, p.args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = childAttr()
 	started, exited := make(chan error, 1), make(chan struct{})

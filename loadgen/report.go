@@ -55,6 +55,12 @@ type Result struct {
 	// AckMismatches counts acks naming another stored message than the one
 	// a receiver got under the same client id: a re-send stored twice.
 	AckMismatches int64 `json:"ack_mismatches"`
+	// A crash run's cluster: its nodes, and the chats whose customer and
+	// agent were connected to different nodes.
+	Nodes          int `json:"nodes,omitempty"`
+	CrossNodeChats int `json:"cross_node_chats,omitempty"`
+	// NATSRestarts counts the restarts of the tool's own NATS server (--restart-nats).
+	NATSRestarts int `json:"nats_restarts,omitempty"`
 	// The crash scenario: kills, the connections they cut, the time from
 	// each kill to the restarted server's first 200 from /readyz, and to
 	// each cut client's ready after its resume (back-off included); the
@@ -199,7 +205,13 @@ func (res *Result) WriteTable(w io.Writer) error {
 		row("storms", "%d, %d sockets dropped", res.Storms, res.StormDrops)
 	}
 	if res.Scenario == ScenarioCrash {
+		if res.Nodes > 1 {
+			row("cluster", "%d nodes, %d of %d chats with customer and agent on different nodes", res.Nodes, res.CrossNodeChats, res.Chats)
+		}
 		row("crashes", "%d kills (SIGKILL), %d connections cut", res.Crashes, res.CrashDrops)
+		if res.NATSRestarts > 0 {
+			row("NATS restarts", "%d, halfway between kills", res.NATSRestarts)
+		}
 		lat("kill → server ready", res.KillToReady)
 		lat("  restart as the server logs it", res.RestartServerMs)
 		lat("kill → client resumed", res.KillToResume)

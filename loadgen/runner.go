@@ -33,16 +33,30 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration+cfg.Drain+cfg.Hold+setupLimit)
 	defer cancel()
 	var own *ownServer
+	var nats *ownNATS
 	if cfg.Scenario == ScenarioCrash {
 		var err error
+		if cfg.Nodes > 1 && cfg.NATSURL == "" {
+			if nats, err = startOwnNATS(); err != nil {
+				return nil, err
+			}
+			defer nats.close() // after the servers: deferred before their close
+			cfg.NATSURL = nats.url()
+			fmt.Fprintf(cfg.Log, "running NATS for the cluster on %s\n", cfg.NATSURL)
+		}
 		if own, err = startOwnServer(ctx, &cfg); err != nil {
 			return nil, err
 		}
 	}
 	r := newRunner(cfg)
 	defer r.src.close()
+	r.nats = nats
 	if own != nil {
-		r.proc = own.proc
+		r.procs = own.procs
+		r.wsURLs = nil
+		for _, p := range own.procs {
+			r.wsURLs = append(r.wsURLs, wsURL(p.url()))
+		}
 	}
 	if limit, err := raiseFileLimit(); err != nil {
 		r.logf("could not raise the open-file limit: %v", err)
@@ -86,12 +100,12 @@ const setupLimit = 10 * time.Minute
 
 // runner is the state one run shares between its sockets and phases.
 type runner struct {
-	cfg   Config
-	api   *api
-	src   *sources
-	wsURL string
-	start time.Time
-	runID string
+	cfg    Config
+	api    *api
+	src    *sources
+	wsURLs []string // the WebSocket endpoint of each node; one but in a cluster
+	start  time.Time
+	runID  string
 
 	admin      *client.Client
 	adminToken int64 // the API token the run made for itself, deleted at the end
@@ -102,7 +116,8 @@ type runner struct {
 	reconnect *latency // drop to ready
 	resume    *latency // the server killed to ready again (crash)
 
-	proc *serverProcess // the server the tool runs itself (crash); nil otherwise
+	procs []*serverProcess // the servers (cluster nodes) the tool runs itself (crash); nil otherwise
+	nats  *ownNATS         // the NATS server the tool runs for them, if any
 
 	reconnects, resyncs, posErrors, strayAcks, sendErrors, slowDrops, restartDrops, lostConns, misdelivered, acksIgnored atomic.Int64
 
@@ -119,7 +134,7 @@ func newRunner(cfg Config) *runner {
 		cfg:       cfg,
 		api:       &api{base: cfg.Target, src: src},
 		src:       src,
-		wsURL:     "ws" + strings.TrimPrefix(cfg.Target, "http") + "/api/v1/ws",
+		wsURLs:    []string{wsURL(cfg.Target)},
 		start:     time.Now(),
 		runID:     hex.EncodeToString(b),
 		connect:   newLatency(),
@@ -131,6 +146,9 @@ func newRunner(cfg Config) *runner {
 	r.nextClient.Store(int64(mrand.IntN(50_000) * cfg.ClientsPerSource))
 	return r
 }
+
+// wsURL is the WebSocket endpoint of the server at base.
+func wsURL(base string) string { return "ws" + strings.TrimPrefix(base, "http") + "/api/v1/ws" }
 
 // now is the time since the run started; all schedule and receive times use it.
 func (r *runner) now() time.Duration { return time.Since(r.start) }
@@ -314,11 +332,19 @@ func (r *runner) serverMemory(ctx context.Context) (memory, error) {
 	m.HeapInuse = int64(vals["go_memstats_heap_inuse_bytes"])
 	m.StackInuse = int64(vals["go_memstats_stack_inuse_bytes"])
 	m.Goroutines = int64(vals["go_goroutines"])
-	pid := r.cfg.ServerPID
-	if r.proc != nil {
-		pid = r.proc.pid()
+	if len(r.procs) > 0 {
+		// The tool's own servers: every node's RSS together.
+		m.RSS = 0
+		for _, p := range r.procs {
+			rss, err := procRSS(p.pid())
+			if err != nil {
+				return m, err
+			}
+			m.RSS += rss
+		}
+		return m, nil
 	}
-	if pid > 0 {
+	if pid := r.cfg.ServerPID; pid > 0 {
 		rss, err := procRSS(pid)
 		if err != nil {
 			return m, err
@@ -361,8 +387,12 @@ type memSampler struct {
 // serverCPU reads the CPU time the server has used, when its pid is known
 // or the tool runs it (0 otherwise).
 func (r *runner) serverCPU() time.Duration {
-	if r.proc != nil {
-		return r.proc.cpu()
+	if len(r.procs) > 0 {
+		var cpu time.Duration
+		for _, p := range r.procs {
+			cpu += p.cpu()
+		}
+		return cpu
 	}
 	return procCPU(r.cfg.ServerPID)
 }
@@ -436,6 +466,9 @@ func (r *runner) finish(res *Result) {
 		res.Target = r.cfg.ServerBin
 	case ScenarioCrash:
 		res.Target = r.cfg.ServerBin + " at " + r.cfg.Target
+		for _, p := range r.procs[min(1, len(r.procs)):] {
+			res.Target += ", " + p.url()
+		}
 	}
 	res.Reconnects = r.reconnects.Load()
 	res.Resyncs = r.resyncs.Load()

@@ -79,6 +79,7 @@ type socket struct {
 	addr  netip.Addr
 	h     handler
 	idx   int // the socket's number within its kind, for the scenario's own use
+	node  int // the cluster node it connects to (crash with Nodes > 1); 0 otherwise
 
 	// mu guards the fields below it and is only held briefly, so that the
 	// reading goroutine, which takes it for every ack, never waits for a
@@ -101,7 +102,7 @@ type socket struct {
 // and returns the connection once the server says ready. Pending sends
 // are flushed, in order, before anything new goes out.
 func (s *socket) open(ctx context.Context) (*websocket.Conn, error) {
-	c, _, err := websocket.Dial(ctx, s.r.wsURL, &websocket.DialOptions{HTTPClient: s.r.src.client(s.addr)})
+	c, _, err := websocket.Dial(ctx, s.r.wsURLs[s.node], &websocket.DialOptions{HTTPClient: s.r.src.client(s.addr)})
 	if err != nil {
 		return nil, err
 	}
