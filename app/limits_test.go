@@ -502,3 +502,53 @@ func TestLoginRefunds(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentPasswordChecks: changing a password checks the current one
+// against the account's budget as Login does: wrong guesses in flight at
+// once, on any node, never get more answers than the budget allows, and a
+// right one gives its attempt back.
+func TestConcurrentPasswordChecks(t *testing.T) {
+	const burst = 4
+	ctx := context.Background()
+	clk := &stepClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	cfg := app.Config{LoginLimits: app.LoginLimits{PerAccount: app.Limit{Burst: burst, Every: time.Hour}}}
+	eachLimiterBackend(t, clk, cfg, func(t *testing.T, nodes []*app.Service, db *store.DB) {
+		u := createUser(t, db, "agent@example.com")
+		p := &sb.Principal{UserID: u.ID, Role: sb.RoleAgent}
+		// Right answers first: they use up nothing.
+		for range burst + 1 {
+			if err := nodes[0].ChangePassword(ctx, p, testPassword, testPassword); err != nil {
+				t.Fatalf("a right current password: %v", err)
+			}
+		}
+		var wrong, limited atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make(chan error, 3*burst)
+		for i := range 3 * burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := nodes[i%len(nodes)].ChangePassword(ctx, p, "not my password", "a new long password")
+				switch sb.ErrorCode(err) {
+				case sb.EFORBIDDEN:
+					wrong.Add(1)
+				case sb.ERATELIMIT:
+					limited.Add(1)
+				default:
+					errs <- err
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("unexpected answer: %v", err)
+		}
+		if wrong.Load() != burst || limited.Load() != 2*burst {
+			t.Fatalf("%d wrong-password answers and %d refusals, want %d and %d", wrong.Load(), limited.Load(), burst, 2*burst)
+		}
+	})
+}

@@ -250,15 +250,22 @@ func (s *Service) ChangePassword(ctx context.Context, p *sb.Principal, current, 
 	if err != nil {
 		return err
 	}
+	// The current password is checked as Login checks one: the attempt is
+	// taken from the account's budget first and given back if it was right,
+	// so checks in flight at once cannot all pass the limit.
 	key := "account:" + u.Email
-	if err := allow(ctx, s.auth.byAccount, key, sb.Errorf(sb.ERATELIMIT, "Too many failed attempts. Try again in a few minutes.")); err != nil {
+	limited := sb.Errorf(sb.ERATELIMIT, "Too many failed attempts. Try again in a few minutes.")
+	if err := allow(ctx, s.auth.byAccount, key, limited); err != nil {
+		return err
+	}
+	if err := take(ctx, s.auth.byAccount, key, limited); err != nil {
 		return err
 	}
 	if len(current) > maxPasswordBytes || !CheckPassword(hash, current) {
-		if _, err := s.auth.byAccount.Take(ctx, key); err != nil {
-			return fmt.Errorf("count failed password check: %w", err)
-		}
 		return sb.Errorf(sb.EFORBIDDEN, "The current password is wrong.")
+	}
+	if err := s.auth.byAccount.Refund(context.WithoutCancel(ctx), key); err != nil {
+		s.log.Warn("refund password check", "err", err)
 	}
 	if err := sb.ValidatePassword(next); err != nil {
 		return err
