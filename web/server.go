@@ -101,7 +101,9 @@ func New(cfg Config, svc *app.Service, ws http.Handler, metrics *Metrics, log *s
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.handler = s.observe(s.withCaller(s.secure(mux)))
+	// withCaller outermost: the request log written by observe names the
+	// client address it finds.
+	s.handler = s.withCaller(s.observe(s.secure(mux)))
 	return s
 }
 
