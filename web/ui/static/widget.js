@@ -49,8 +49,12 @@
   };
   const sections = new Map(); // conversation id -> {el, list, byId, seqs, contig, loading, again}
   const pending = new Map();  // client_id -> {cid, body, file, el, meta, state, timer, viaWs}
+  let evs = 0; // counts conversation states received (events, lists): conv.ev orders them against a POST's answer
   const isLive = (c) => !!c && c.status !== 'ended' && c.status !== 'failed';
   const liveCurrent = () => (isLive(S.current) ? S.current : null);
+  // An open ticket (R7) goes on in writing
+  const writable = (c) => isLive(c) || !!c && !c.parent_id && (c.ticket_status === 'unassigned' || c.ticket_status === 'assigned');
+  const curr = () => (writable(S.current) ? S.current : null);
 
   // ---- HTTP ----
   class ApiError extends Error { constructor(status, code, msg) { super(msg); this.status = status; this.code = code; } }
@@ -300,7 +304,7 @@
     u.alert = h('div', { class: 'alert', role: 'alert' });
     u.file = h('input', { type: 'file', hidden: true, tabindex: '-1', onchange: () => { Array.from(u.file.files || []).forEach((f) => sendFile(f)); u.file.value = ''; } });
     u.attach = h('button', { type: 'button', class: 'iconbtn', 'aria-label': 'Attach a file', title: 'Attach a file', onclick: () => {
-      if (!liveCurrent()) return flash('Send a message first, then you can attach files.');
+      if (!curr()) return flash('Send a message first, then you can attach files.');
       u.file.click();
     } }, icon('clip'));
     u.input = h('textarea', { class: 'input', rows: '1', 'aria-label': 'Message', placeholder: 'Write a message…', maxlength: String(MAX_BODY), enterkeyhint: TOUCH ? 'enter' : 'send' });
@@ -309,7 +313,7 @@
     u.input.addEventListener('keydown', onKey);
     u.input.addEventListener('paste', (e) => {
       const files = e.clipboardData && Array.from(e.clipboardData.files || []);
-      if (files && files.length && liveCurrent()) { e.preventDefault(); files.forEach((f) => sendFile(f)); }
+      if (files && files.length && curr()) { e.preventDefault(); files.forEach((f) => sendFile(f)); }
     });
     u.send = h('button', { type: 'submit', class: 'iconbtn send', 'aria-label': 'Send message', title: 'Send' }, icon('send'));
     u.composer = h('form', { class: 'composer', onsubmit: (e) => { e.preventDefault(); submit(); } }, u.attach, u.file, u.input, u.send);
@@ -319,11 +323,11 @@
       h('div', { class: 'head' }, h('div', { class: 'titles' }, u.title, u.sub), u.closeBtn),
       u.actions, u.banner, u.log, u.typing, u.status, u.alert, u.composer, u.ended);
     u.panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); close(); } });
-    u.panel.addEventListener('dragover', (e) => { if (liveCurrent() && hasFiles(e)) { e.preventDefault(); u.wrap.classList.add('dropping'); } });
+    u.panel.addEventListener('dragover', (e) => { if (curr() && hasFiles(e)) { e.preventDefault(); u.wrap.classList.add('dropping'); } });
     u.panel.addEventListener('dragleave', (e) => { if (e.target === u.panel || !u.panel.contains(e.relatedTarget)) u.wrap.classList.remove('dropping'); });
     u.panel.addEventListener('drop', (e) => {
       u.wrap.classList.remove('dropping');
-      if (!liveCurrent() || !hasFiles(e)) return;
+      if (!curr() || !hasFiles(e)) return;
       e.preventDefault(); Array.from(e.dataTransfer.files).forEach((f) => sendFile(f));
     });
     u.wrap.append(u.launcher, u.panel);
@@ -392,7 +396,7 @@
   async function loadConversations() {
     const res = await request('GET', API + '/conversations');
     const items = (res && res.items || []).filter((c) => !c.inbox_id || c.inbox_id === INBOX);
-    items.forEach((c) => S.convs.set(c.id, c));
+    items.forEach((c) => { c.ev = ++evs; S.convs.set(c.id, c); });
     const live = items.find(isLive);
     if (live) adopt(live);
     else if (S.current) S.current = S.convs.get(S.current.id) || S.current;
@@ -459,7 +463,7 @@
       if (draft && draft.greeting && isLive(conv)) sec.list.append(draft.greeting); // keep the greeting above the first message
     }
     draft = null; ui.draft.textContent = '';
-    if (isLive(conv)) { S.wantWs = true; connect(); }
+    if (writable(conv)) { S.wantWs = true; connect(); }
   }
 
   function showDraft() {
@@ -539,7 +543,7 @@
     if (m.sender !== 'customer' && S.current && m.conversation_id === S.current.id) {
       if (m.sender === 'agent') clearTyping();
       const seen = seenSeq(m.conversation_id);
-      if (!S.isOpen && isLive(S.current) && m.seq > seen) { S.unread++; render(); }
+      if (!S.isOpen && writable(S.current) && m.seq > seen) { S.unread++; render(); }
     }
     if (learned) render(); // "<agent> joined the chat"
     if (S.isOpen) markSeen();
@@ -647,14 +651,16 @@
 
   async function deliver(p) {
     await ensureVisitor();
+    // No live chat: the server opens one, or puts the message in the visitor's ticket (routing/tickets.go)
     let conv = liveCurrent();
     if (!conv && S.creating) { try { await S.creating; } catch (e) { /* try ourselves */ } conv = liveCurrent(); }
     if (!conv) {
-      const run = request('POST', API + '/conversations', { inbox_id: INBOX, body: p.body, client_id: p.cid });
+      const run = request('POST', API + '/conversations', { inbox_id: INBOX, body: p.body, client_id: p.cid }), mark = evs;
       S.creating = run;
       let res;
       try { res = await run; } finally { if (S.creating === run) S.creating = null; }
-      adopt(res.conversation);
+      const known = S.convs.get(res.conversation.id); // what came meanwhile (it became a ticket) is newer
+      adopt(known && known.ev > mark ? known : res.conversation);
       if (res.message && (!res.message.client_id || res.message.client_id === p.cid)) addMessage(res.message, false);
       loadMessages(res.conversation.id).catch(() => {});
       render();
@@ -675,7 +681,7 @@
   function sendFile(file) { sendPending(makePending({ cid: newCid(), file })); }
   async function upload(p) {
     await ensureVisitor();
-    const conv = liveCurrent();
+    const conv = curr();
     if (!conv) throw new ApiError(409, 'no_conversation', 'Send a message first, then you can attach files.');
     const fd = new FormData();
     fd.append('client_id', p.cid); fd.append('file', p.file, p.file.name);
@@ -723,7 +729,7 @@
 
   function render() {
     if (!ui) return;
-    const c = S.current, live = isLive(c), ended = !!c && !live;
+    const c = S.current, live = isLive(c), ended = !!c && !writable(c);
     setText(ui.title, TITLE || (S.inbox && S.inbox.name) || 'Chat');
     const away = S.inbox && !S.inbox.open && !live;
     ui.sub.hidden = !away; setText(ui.sub, away ? 'Away right now · leave a message' : '');
@@ -740,12 +746,12 @@
     ui.earlier.hidden = !older; setText(ui.earlier, 'Show earlier conversations (' + older + ')');
     sections.forEach((sec) => { // "Chat ended" marks at the end of ended conversations
       const conv = S.convs.get(sec.id);
-      if (conv && !isLive(conv) && !sec.endMark) {
+      if (conv && !writable(conv) && !sec.endMark) {
         const near = nearBottom();
         sec.el.append(sec.endMark = h('div', { class: 'divider', text: 'Chat ended' + (conv.ended_at ? ' · ' + fmtDate(conv.ended_at) : '') }));
         scrollDown(near);
       }
-      else if (conv && isLive(conv) && sec.endMark) { sec.endMark.remove(); sec.endMark = null; }
+      else if (conv && writable(conv) && sec.endMark) { sec.endMark.remove(); sec.endMark = null; }
     });
     ui.badge.hidden = S.isOpen || !S.unread;
     setText(ui.badge, S.unread > 99 ? '99+' : String(S.unread));
@@ -755,7 +761,7 @@
   function statusText() {
     const c = S.current;
     if (!c) return '';
-    if (isLive(c) && c.ticket_status) return (S.inbox && S.inbox.out_of_hours_message) || "Thanks! We'll get back to you as soon as we can.";
+    if (c.ticket_status && writable(c)) return "We'll reply here as soon as we can.";
     switch (c.status) {
       case 'waiting': {
         const q = S.queue && S.queue.conversation_id === c.id && S.queue.position > 0 ? S.queue : null;
@@ -773,6 +779,7 @@
 
   function onConversation(conv) {
     if (!conv || !conv.id || (conv.inbox_id && conv.inbox_id !== INBOX)) return;
+    conv.ev = ++evs;
     S.convs.set(conv.id, conv);
     if (S.current && S.current.id === conv.id) S.current = conv;
     else if (isLive(conv) && !liveCurrent() && (!S.current || conv.id > S.current.id)) { adopt(conv); loadMessages(conv.id).catch(() => {}); }
@@ -891,7 +898,7 @@
     if (queued === 'open' || session.get('open') === '1') open(queued === 'open');
     else if (S.token) { // a returning visitor: load quietly so the unread badge works
       const later = W.requestIdleCallback || ((fn) => setTimeout(fn, 1500));
-      later(() => boot().then(() => { if (liveCurrent()) connect(); }));
+      later(() => boot().then(() => { if (curr()) connect(); }));
     }
   }
   if (D.body) init(); else D.addEventListener('DOMContentLoaded', init);
