@@ -738,6 +738,7 @@ type viewInfo struct {
 	CanComment  bool
 	CanTicket   bool // create a linked ticket (C11), when the server offers it
 	CanBlock    []sb.BlockKind
+	BlockPhone  string // the customer's phone as a block stores it, when it is a valid number
 	Tab         string
 	V           *viewer
 }
@@ -792,8 +793,11 @@ func (s *Server) buildInfo(ctx context.Context, v *viewer, c *sb.Conversation, c
 	if ct.Email != "" {
 		info.CanBlock = append(info.CanBlock, sb.BlockEmail)
 	}
-	if ct.Phone != "" {
+	// A phone block is stored normalised and refuses what is not a number
+	// (sb.NormalizePhone): offer it only for a phone that is one.
+	if phone, err := sb.NormalizePhone(ct.Phone); err == nil {
 		info.CanBlock = append(info.CanBlock, sb.BlockPhone)
+		info.BlockPhone = phone
 	}
 	if c.Channel == sb.ChannelWidget {
 		info.CanBlock = append(info.CanBlock, sb.BlockVisitor)
