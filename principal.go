@@ -53,12 +53,15 @@ func (p *Principal) CanSeeThread(t Thread) bool {
 // visitor who owns it, or the operator it is assigned to. Supervisors watch
 // but do not write to the customer (S1) unless the chat is theirs. A ticket
 // is an ended chat that goes on in writing: its assignee replies, and the
-// customer may write to it, open or closed (routing reopens a closed one).
+// customer may write to it, open or closed (routing reopens a closed one) —
+// unless staff made it from another chat (C11, ParentID): that ticket is the
+// team's follow-up, which the customer reads but does not write to.
 func (p *Principal) CanWriteCustomer(c *Conversation) error {
 	if !p.CanSeeConversation(c) {
 		return NotFound("Conversation")
 	}
-	ticketWriter := c.Ticket == TicketAssigned && p.IsStaff() || c.Ticket != TicketNone && p.IsVisitor()
+	customerTicket := c.Ticket != TicketNone && c.ParentID == nil
+	ticketWriter := c.Ticket == TicketAssigned && p.IsStaff() || customerTicket && p.IsVisitor()
 	if !c.Status.Live() && !ticketWriter {
 		return Errorf(ECONFLICT, "The conversation has ended.")
 	}
