@@ -60,3 +60,21 @@ func TestCheckpointerKeepsTheLogSmall(t *testing.T) {
 		t.Fatalf("after reopening, contact %d is %+v (%v)", n, last, err)
 	}
 }
+
+// Every commit is flushed to disk unless FastCommits says otherwise.
+func TestSynchronousCommits(t *testing.T) {
+	for _, c := range []struct {
+		fast bool
+		want int
+	}{{false, 2}, {true, 1}} {
+		db, err := store.Open(context.Background(), store.Config{Dir: t.TempDir(), FastCommits: c.fast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.Synchronous()
+		db.Close()
+		if err != nil || n != c.want {
+			t.Errorf("FastCommits %v: synchronous = %d (%v), want %d", c.fast, n, err, c.want)
+		}
+	}
+}

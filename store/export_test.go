@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // SetCheckpointing changes the log size at which the checkpointer restarts
 // the log and how many commits wake it, until restore is called.
 func SetCheckpointing(pages int, commits int64) (restore func()) {
@@ -10,3 +12,11 @@ func SetCheckpointing(pages int, commits int64) (restore func()) {
 
 // Checkpoints is how many checkpoints the checkpointer has run.
 func (db *DB) Checkpoints() int64 { return db.checkpoints.Load() }
+
+// Synchronous is the writer connection's synchronous setting (1 NORMAL, 2 FULL).
+func (db *DB) Synchronous() (n int, err error) {
+	err = db.Write(context.Background(), func(tx *Tx) error {
+		return tx.q.QueryRowContext(tx.ctx, `PRAGMA synchronous`).Scan(&n)
+	})
+	return n, err
+}

@@ -39,6 +39,13 @@ type Config struct {
 	Clock sb.Clock
 	// Logger; defaults to slog.Default().
 	Logger *slog.Logger
+	// FastCommits, on SQLite, does not flush the log to disk at each commit
+	// (synchronous=NORMAL): a crashed process loses nothing, but a power cut
+	// or an operating-system crash may lose the last commits — messages
+	// already acknowledged. By default every commit is flushed
+	// (synchronous=FULL), as PostgreSQL does; group commit shares one flush
+	// among the writes that commit together.
+	FastCommits bool
 }
 
 // DB is the store. Reads go to a pool; writes go through Write.
@@ -99,7 +106,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		// wal_autocheckpoint(0): the writer never checkpoints; checkpointer
 		// does, beside it. journal_size_limit: a log file that a burst grew
 		// is cut back to 64 MiB when the log restarts.
-		const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
+		synchronous := "FULL"
+		if cfg.FastCommits {
+			synchronous = "NORMAL"
+		}
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(" + synchronous + ")" +
 			"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
 		if db.write, err = sql.Open("sqlite", "file:"+db.path+"?"+pragmas); err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)

@@ -27,6 +27,7 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	EventRetention time.Duration
 	PprofAddr      string
+	FastCommits    bool
 	TrustedProxies []netip.Prefix
 
 	afterParse func() error
@@ -81,6 +82,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	integer(&c.MaxUploadMB, "max-upload-mb", 25, "attachment size limit in MB")
 	boolean(&c.SecureCookies, "secure-cookies", false, "mark session cookies Secure (set behind a TLS proxy)")
 	boolean(&c.Demo, "demo", false, "load a demo organisation and serve /demo")
+	boolean(&c.FastCommits, "fast-commits", false, "SQLite: do not flush each commit to disk (faster; a power cut may lose the last acknowledged messages)")
 	str(&c.OwnerEmail, "owner-email", "owner@switchboard.local", "e-mail of the owner account created on first start")
 	str(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	duration(&c.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long requests may take to finish on shutdown")

@@ -40,3 +40,22 @@ func TestTrustedProxiesFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestFastCommitsFlag(t *testing.T) {
+	for args, want := range map[string]bool{"": false, "--fast-commits": true, "--fast-commits=false": false} {
+		var c Config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.bindFlags(fs)
+		var argv []string
+		if args != "" {
+			argv = []string{args}
+		}
+		if err := fs.Parse(argv); err != nil {
+			t.Fatal(err)
+		}
+		if c.FastCommits != want {
+			t.Errorf("%q: FastCommits = %v, want %v", args, c.FastCommits, want)
+		}
+	}
+}

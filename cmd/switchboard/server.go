@@ -74,7 +74,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Close()
 		}
 	}()
-	if m.db, err = store.Open(ctx, store.Config{URL: c.DatabaseURL, Dir: c.DataDir, Clock: m.Clock, Logger: m.log}); err != nil {
+	if m.db, err = store.Open(ctx, store.Config{URL: c.DatabaseURL, Dir: c.DataDir, Clock: m.Clock, Logger: m.log, FastCommits: c.FastCommits}); err != nil {
 		return err
 	}
 	if err := bootstrapOwner(ctx, m.db, c.OwnerEmail, m.out); err != nil {
