@@ -150,9 +150,7 @@ func (c Config) WithDefaults() Config {
 		c.Target = "http://127.0.0.1:8080"
 	}
 	c.Target = strings.TrimRight(c.Target, "/")
-	if c.Duration <= 0 {
-		c.Duration = 30 * time.Second
-	}
+	orDefault(&c.Duration, 30*time.Second)
 	if c.Chats <= 0 {
 		c.Chats = map[string]int{ScenarioReconnect: 200, ScenarioCrash: 200}[c.Scenario]
 		if c.Chats == 0 {
@@ -165,54 +163,24 @@ func (c Config) WithDefaults() Config {
 			c.Rate = 1000
 		}
 	}
-	if c.MessageSize <= 0 {
-		c.MessageSize = 64
-	}
-	if c.ChatsPerAgent <= 0 {
-		c.ChatsPerAgent = 10
-	}
+	orDefault(&c.MessageSize, 64)
+	orDefault(&c.ChatsPerAgent, 10)
 	if c.Scenario == ScenarioIdle && c.Idle <= 0 {
 		c.Idle = 1000
 	}
-	if c.Agents <= 0 {
-		c.Agents = 20
-	}
-	if c.AgentChatLimit <= 0 {
-		c.AgentChatLimit = 5
-	}
-	if c.Arrivals <= 0 {
-		c.Arrivals = 500
-	}
-	if c.ArrivalRate <= 0 {
-		c.ArrivalRate = 100
-	}
-	if c.StormEvery <= 0 {
-		c.StormEvery = 3 * time.Second
-	}
-	if c.StormFraction <= 0 {
-		c.StormFraction = 0.5
-	}
-	if c.CrashEvery <= 0 {
-		c.CrashEvery = 5 * time.Second
-	}
-	if c.Nodes <= 0 {
-		c.Nodes = 1
-	}
-	if c.StartupRuns <= 0 {
-		c.StartupRuns = 5
-	}
-	if c.ClientsPerSource <= 0 {
-		c.ClientsPerSource = 20
-	}
-	if c.DialConcurrency <= 0 {
-		c.DialConcurrency = 100
-	}
-	if c.Settle <= 0 {
-		c.Settle = 3 * time.Second
-	}
-	if c.Drain <= 0 {
-		c.Drain = 10 * time.Second
-	}
+	orDefault(&c.Agents, 20)
+	orDefault(&c.AgentChatLimit, 5)
+	orDefault(&c.Arrivals, 500)
+	orDefault(&c.ArrivalRate, 100)
+	orDefault(&c.StormEvery, 3*time.Second)
+	orDefault(&c.StormFraction, 0.5)
+	orDefault(&c.CrashEvery, 5*time.Second)
+	orDefault(&c.Nodes, 1)
+	orDefault(&c.StartupRuns, 5)
+	orDefault(&c.ClientsPerSource, 20)
+	orDefault(&c.DialConcurrency, 100)
+	orDefault(&c.Settle, 3*time.Second)
+	orDefault(&c.Drain, 10*time.Second)
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
@@ -289,4 +257,11 @@ func checkLoopback(target string) error {
 		return fmt.Errorf("--target must be a loopback address (127.0.0.1, ::1 or localhost), got %q", host)
 	}
 	return nil
+}
+
+// orDefault sets *p to def when it is not positive (unset, or nonsense from a flag).
+func orDefault[T int | int64 | float64 | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
 }
