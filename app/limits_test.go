@@ -397,35 +397,10 @@ func TestConcurrentLoginGuesses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			eachLimiterBackend(t, clk, app.Config{LoginLimits: c.limits}, func(t *testing.T, nodes []*app.Service, db *store.DB) {
 				createUser(t, db, "agent@example.com")
-				var wrong, limited atomic.Int64
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				errs := make(chan error, 3*burst)
-				for i := range 3 * burst {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						<-start
-						_, _, _, err := nodes[i%len(nodes)].Login(ctx, c.email(i), "wrong password", c.addr(i))
-						switch sb.ErrorCode(err) {
-						case sb.EUNAUTHORIZED:
-							wrong.Add(1)
-						case sb.ERATELIMIT:
-							limited.Add(1)
-						default:
-							errs <- err
-						}
-					}()
-				}
-				close(start)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Fatalf("unexpected answer: %v", err)
-				}
-				if wrong.Load() != burst || limited.Load() != 2*burst {
-					t.Fatalf("%d wrong-password answers and %d refusals, want %d and %d", wrong.Load(), limited.Load(), burst, 2*burst)
-				}
+				wantAnswers(t, 3*burst, sb.EUNAUTHORIZED, burst, func(i int) error {
+					_, _, _, err := nodes[i%len(nodes)].Login(ctx, c.email(i), "wrong password", c.addr(i))
+					return err
+				})
 			})
 		})
 	}
@@ -512,34 +487,44 @@ func TestConcurrentPasswordChecks(t *testing.T) {
 				t.Fatalf("a right current password: %v", err)
 			}
 		}
-		var wrong, limited atomic.Int64
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		errs := make(chan error, 3*burst)
-		for i := range 3 * burst {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				err := nodes[i%len(nodes)].ChangePassword(ctx, p, "not my password", "a new long password")
-				switch sb.ErrorCode(err) {
-				case sb.EFORBIDDEN:
-					wrong.Add(1)
-				case sb.ERATELIMIT:
-					limited.Add(1)
-				default:
-					errs <- err
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("unexpected answer: %v", err)
-		}
-		if wrong.Load() != burst || limited.Load() != 2*burst {
-			t.Fatalf("%d wrong-password answers and %d refusals, want %d and %d", wrong.Load(), limited.Load(), burst, 2*burst)
-		}
+		wantAnswers(t, 3*burst, sb.EFORBIDDEN, burst, func(i int) error {
+			return nodes[i%len(nodes)].ChangePassword(ctx, p, "not my password", "a new long password")
+		})
 	})
+}
+
+// wantAnswers runs attempt(0…n-1) all at once and wants exactly answered of
+// them answered with code (a wrong password) and the rest refused by a rate
+// limit.
+func wantAnswers(t *testing.T, n int, code string, answered int, attempt func(i int) error) {
+	t.Helper()
+	var wrong, limited atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := attempt(i)
+			switch sb.ErrorCode(err) {
+			case code:
+				wrong.Add(1)
+			case sb.ERATELIMIT:
+				limited.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("unexpected answer: %v", err)
+	}
+	if wrong.Load() != int64(answered) || limited.Load() != int64(n-answered) {
+		t.Fatalf("%d wrong-password answers and %d refusals, want %d and %d", wrong.Load(), limited.Load(), answered, n-answered)
+	}
 }
