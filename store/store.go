@@ -322,6 +322,9 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := fmt.Sscanf(base, "%d_", &version); err != nil {
 			return fmt.Errorf("migrate: bad file name %q", base)
 		}
+		if !db.d.ownsMigration(base) {
+			continue
+		}
 		var n int
 		if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -356,21 +359,34 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // splitStatements splits a migration on semicolons at line ends, dropping
-// comments. Migrations keep one statement per semicolon-terminated block.
+// comments. Migrations keep one statement per semicolon-terminated block;
+// the semicolons inside a trigger's body (from a line ending in BEGIN to a
+// line "END;") and inside a dollar-quoted PostgreSQL body ($$ … $$) do not
+// end a statement.
 func splitStatements(text string) []string {
 	var out []string
 	var cur strings.Builder
+	inTrigger, inDollar := false, false
 	for _, line := range strings.Split(text, "\n") {
 		trim := strings.TrimSpace(line)
-		if strings.HasPrefix(trim, "--") || trim == "" {
+		if !inDollar && (strings.HasPrefix(trim, "--") || trim == "") {
 			continue
 		}
 		cur.WriteString(line)
 		cur.WriteByte('\n')
-		if strings.HasSuffix(trim, ";") {
-			out = append(out, strings.TrimSpace(cur.String()))
-			cur.Reset()
+		if strings.Count(line, "$$")%2 == 1 {
+			inDollar = !inDollar
 		}
+		upper := strings.ToUpper(trim)
+		if !inDollar && strings.HasSuffix(upper, "BEGIN") {
+			inTrigger = true
+		}
+		if inDollar || inTrigger && upper != "END;" || !strings.HasSuffix(trim, ";") {
+			continue
+		}
+		inTrigger = false
+		out = append(out, strings.TrimSpace(cur.String()))
+		cur.Reset()
 	}
 	if s := strings.TrimSpace(cur.String()); s != "" {
 		out = append(out, s)

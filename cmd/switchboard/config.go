@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard/switchboard/outbound"
 )
 
 // Config is everything the program can be told, from flags or SWITCHBOARD_* variables.
@@ -29,6 +31,9 @@ type Config struct {
 	PprofAddr      string
 	FastCommits    bool
 	TrustedProxies []netip.Prefix
+	// OutboundAllow lists internal hosts, addresses or CIDR ranges that
+	// outbound requests (webhooks, channel media, bot providers) may reach.
+	OutboundAllow []string
 
 	afterParse func() error
 }
@@ -77,6 +82,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	var origins string
 	str(&origins, "allowed-origins", "", "comma-separated extra origins allowed to open staff WebSockets")
 	var proxies string
+	var outboundAllow string
+	str(&outboundAllow, "outbound-allow", "", "comma-separated internal host names, addresses or CIDR ranges that webhooks, media downloads and bot providers may reach (all else private is refused)")
 	str(&proxies, "trusted-proxies", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed")
 	str(&c.MetricsToken, "metrics-token", "", "bearer token that lets scrapers on other hosts read /metrics; empty: this host only")
 	integer(&c.MaxUploadMB, "max-upload-mb", 25, "attachment size limit in MB")
@@ -93,14 +100,24 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 		if c.TrustedProxies, err = parseProxies(proxies); err != nil {
 			return err
 		}
-		c.AllowedOrigins = nil
-		for _, o := range strings.Split(origins, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				c.AllowedOrigins = append(c.AllowedOrigins, o)
-			}
+		c.AllowedOrigins = splitList(origins)
+		c.OutboundAllow = splitList(outboundAllow)
+		if err := outbound.ParseAllow(c.OutboundAllow); err != nil {
+			return fmt.Errorf("--outbound-allow: %w", err)
 		}
 		return nil
 	}
+}
+
+// splitList reads a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // parseProxies reads --trusted-proxies: addresses (a /32 or /128) and CIDR ranges.

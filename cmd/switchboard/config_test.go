@@ -59,3 +59,27 @@ func TestFastCommitsFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestOutboundAllowFlag(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		var c Config
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c.bindFlags(fs)
+		c.MaxUploadMB = 25
+		if err := fs.Parse(args); err != nil {
+			return c, err
+		}
+		return c, c.validate()
+	}
+	c, err := parse("--outbound-allow", " crm.internal, 10.1.0.0/16 ,,192.168.5.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"crm.internal", "10.1.0.0/16", "192.168.5.5"}; !slices.Equal(c.OutboundAllow, want) {
+		t.Fatalf("got %q, want %q", c.OutboundAllow, want)
+	}
+	if _, err := parse("--outbound-allow", "not a host!"); err == nil {
+		t.Fatal("a bad entry was accepted")
+	}
+}

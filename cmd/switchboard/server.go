@@ -16,6 +16,7 @@ import (
 	sb "github.com/switchboard/switchboard"
 	"github.com/switchboard/switchboard/app"
 	"github.com/switchboard/switchboard/attachment"
+	"github.com/switchboard/switchboard/outbound"
 	"github.com/switchboard/switchboard/realtime"
 	"github.com/switchboard/switchboard/routing"
 	"github.com/switchboard/switchboard/store"
@@ -31,17 +32,20 @@ type Main struct {
 	// Clock is the program's clock (tests may steer it).
 	Clock sb.Clock
 
-	out  io.Writer
-	log  *slog.Logger
-	db   *store.DB
-	hub  *realtime.Hub
-	ws   *realtime.Server
-	bus  realtime.Bus
-	svc  *app.Service
-	eng  *routing.Engine
-	srv  *http.Server
-	ln   net.Listener
-	stop context.CancelFunc
+	out io.Writer
+	log *slog.Logger
+	db  *store.DB
+	hub *realtime.Hub
+	ws  *realtime.Server
+	bus realtime.Bus
+	svc *app.Service
+	eng *routing.Engine
+	// outbound is the one guarded HTTP client of every request to the
+	// outside (webhooks, channel media, bot providers).
+	outbound *outbound.Client
+	srv      *http.Server
+	ln       net.Listener
+	stop     context.CancelFunc
 
 	pprofLn net.Listener
 	wg      sync.WaitGroup
@@ -88,6 +92,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	files, err := attachment.NewStore(filepath.Join(c.DataDir, "files"))
 	if err != nil {
+		return err
+	}
+	if m.outbound, err = outbound.New(outbound.Config{Allow: c.OutboundAllow}); err != nil {
 		return err
 	}
 
